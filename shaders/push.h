@@ -3,27 +3,63 @@
 #ifndef MOE_PUSH_H
 #define MOE_PUSH_H
 #ifdef MOE_GLSL
-#define ADDR uint64_t
-#define U32 uint
-#define I32 int
-#define F32 float
+#define PC_ADDR uint64_t
+#define PC_U32 uint
+#define PC_I32 int
+#define PC_F32 float
 #else
 #include <cstdint>
-#define ADDR uint64_t
-#define U32 uint32_t
-#define I32 int32_t
-#define F32 float
+#define PC_ADDR uint64_t
+#define PC_U32 uint32_t
+#define PC_I32 int32_t
+#define PC_F32 float
 namespace moe::push {
 #endif
 
 struct FillPush {
-    ADDR dst;
-    U32 n;
-    F32 value;
+    PC_ADDR dst;
+    PC_U32 n;
+    PC_F32 value;
+};
+
+// mul_mat.comp (dense and expert-indexed products)
+#define FLAG_X_PER_SLOT 1u
+struct MatMulPush {
+    PC_ADDR w;             // weights (rows, cols) or (nExpert, rows, cols)
+    PC_ADDR x;             // (nTok, cols) or (nTok*k, cols) with FLAG_X_PER_SLOT
+    PC_ADDR y;             // (nTok, rows) or (nTok*k, rows)
+    PC_ADDR ids;           // MODE 1: int32 (nTok, k) selected experts, -1 = none
+    PC_ADDR groups;        // MODE 2: int32 counts[nExpert], offsets[nExpert], entries[nTok*k]
+    PC_ADDR expertStride;  // bytes between experts' matrices
+    PC_U32 rows;
+    PC_U32 cols;
+    PC_U32 nTok;
+    PC_U32 xStride;        // floats between x rows
+    PC_U32 yStride;        // floats between y rows
+    PC_U32 k;              // experts per token
+    PC_U32 nExpert;
+    PC_U32 flags;
+    PC_U32 rowBase;        // first row of this dispatch (splits huge row counts)
+    PC_U32 pad0;
+};
+
+// get_rows.comp (embedding lookup)
+struct GetRowsPush {
+    PC_ADDR table;   // (nRows, cols) in the weight type
+    PC_ADDR ids;     // int32 (nIds)
+    PC_ADDR dst;     // (nIds, cols) f32
+    PC_U32 nRows;
+    PC_U32 cols;
 };
 
 #ifndef MOE_GLSL
 static_assert(sizeof(FillPush) == 16);
+static_assert(sizeof(GetRowsPush) == 32);
+static_assert(sizeof(MatMulPush) == 88);
 }  // namespace moe::push
+#undef PC_ADDR
+#undef PC_U32
+#undef PC_I32
+#undef PC_F32
 #endif
 #endif

@@ -1,0 +1,141 @@
+// Recording of the weight-reading kernels: dense and expert-indexed products, embedding rows.
+#include <algorithm>
+
+#include "push.h"
+#include "runtime/kernels.h"
+
+namespace moe::rt {
+
+uint32_t reductionWorkgroup(const vk::DeviceCaps& caps) {
+    uint32_t sg = std::max<uint32_t>(caps.subgroupSize, 8);
+    uint32_t wg = std::clamp<uint32_t>(sg * 4, 32, 256);
+    wg = std::min(wg, caps.maxWorkGroupInvocations);
+    uint32_t p = 1;
+    while (p * 2 <= wg) p *= 2;
+    return p;
+}
+
+Result<ShaderId> typedShader(ShaderId f32Variant, GgmlType t) {
+    // variants.cmake emits, per type: mul_mat, mul_mat_moe, mul_mat_moe_grouped, get_rows
+    uint32_t idx;
+    switch (t) {
+        case GgmlType::F32: idx = 0; break;
+        case GgmlType::F16: idx = 1; break;
+        case GgmlType::BF16: idx = 2; break;
+        case GgmlType::Q8_0: idx = 3; break;
+        case GgmlType::Q4_0: idx = 4; break;
+        case GgmlType::Q4_K: idx = 5; break;
+        case GgmlType::Q6_K: idx = 6; break;
+        default: return makeError("no kernel for weight type " + typeName(t));
+    }
+    return static_cast<ShaderId>(static_cast<uint32_t>(f32Variant) + idx * 4);
+}
+
+static Status checkCols(GgmlType t, uint32_t cols) {
+    auto tr = typeTraits(static_cast<uint32_t>(t));
+    if (!tr || !tr->supported) return makeError("unsupported weight type " + typeName(t));
+    if (cols % tr->blockSize) return makeError("row length " + std::to_string(cols) + " is not a multiple of the " +
+                                               tr->name + " block size " + std::to_string(tr->blockSize));
+    return {};
+}
+
+static constexpr uint32_t kMaxGroups = 65535;  // guaranteed minimum of maxComputeWorkGroupCount
+
+Status mulMat(vk::Device& dev, vk::Commands& cmd, GgmlType t, uint64_t w, uint32_t rows, uint32_t cols, uint64_t x,
+              uint32_t xStride, uint64_t y, uint32_t yStride, uint32_t nTok) {
+    MOE_TRY(checkCols(t, cols));
+    MOE_ASSIGN(ShaderId id, typedShader(ShaderId::mul_mat_f32, t));
+    const uint32_t wg = reductionWorkgroup(dev.caps());
+    const uint32_t nt = nTok == 1 ? 1 : 8;
+    const uint32_t nr = 1;
+    MOE_ASSIGN(const vk::Pipeline* p, dev.pipeline(id, {{wg, nr, nt}}));
+    push::MatMulPush pc{};
+    pc.w = w;
+    pc.x = x;
+    pc.y = y;
+    pc.rows = rows;
+    pc.cols = cols;
+    pc.nTok = nTok;
+    pc.xStride = xStride;
+    pc.yStride = yStride;
+    const uint32_t tokGroups = (nTok + nt - 1) / nt;
+    if (tokGroups > kMaxGroups) return makeError("too many tokens in one matmul");
+    // huge row counts (vocabularies) are split into several dispatches
+    const uint32_t rowGroups = (rows + nr - 1) / nr;
+    for (uint32_t g0 = 0; g0 < rowGroups; g0 += kMaxGroups) {
+        pc.rowBase = g0 * nr;
+        cmd.dispatch(*p, pc, std::min(kMaxGroups, rowGroups - g0), tokGroups);
+    }
+    return {};
+}
+
+Status mulMatMoeDirect(vk::Device& dev, vk::Commands& cmd, GgmlType t, uint64_t w, uint64_t expertStride,
+                       uint32_t rows, uint32_t cols, uint64_t x, bool xPerSlot, uint64_t ids, uint32_t k,
+                       uint64_t y, uint32_t nTok) {
+    MOE_TRY(checkCols(t, cols));
+    MOE_ASSIGN(ShaderId id, typedShader(ShaderId::mul_mat_moe_f32, t));
+    const uint32_t wg = reductionWorkgroup(dev.caps());
+    const uint32_t nr = 1;
+    MOE_ASSIGN(const vk::Pipeline* p, dev.pipeline(id, {{wg, nr, 1}}));
+    push::MatMulPush pc{};
+    pc.w = w;
+    pc.x = x;
+    pc.y = y;
+    pc.ids = ids;
+    pc.expertStride = expertStride;
+    pc.rows = rows;
+    pc.cols = cols;
+    pc.nTok = nTok;
+    pc.xStride = cols;
+    pc.yStride = rows;
+    pc.k = k;
+    pc.flags = xPerSlot ? FLAG_X_PER_SLOT : 0;
+    const uint32_t rowGroups = (rows + nr - 1) / nr;
+    if (rowGroups > kMaxGroups || nTok * k > kMaxGroups) return makeError("expert product too large for one dispatch");
+    cmd.dispatch(*p, pc, rowGroups, nTok * k);
+    return {};
+}
+
+Status mulMatMoeGrouped(vk::Device& dev, vk::Commands& cmd, GgmlType t, uint64_t w, uint64_t expertStride,
+                        uint32_t rows, uint32_t cols, uint64_t x, bool xPerSlot, uint64_t groups, uint32_t nExpert,
+                        uint32_t k, uint64_t y, uint32_t nTok) {
+    MOE_TRY(checkCols(t, cols));
+    MOE_ASSIGN(ShaderId id, typedShader(ShaderId::mul_mat_moe_grouped_f32, t));
+    const uint32_t wg = reductionWorkgroup(dev.caps());
+    const uint32_t nr = 1, nt = 8;
+    MOE_ASSIGN(const vk::Pipeline* p, dev.pipeline(id, {{wg, nr, nt}}));
+    push::MatMulPush pc{};
+    pc.w = w;
+    pc.x = x;
+    pc.y = y;
+    pc.groups = groups;
+    pc.expertStride = expertStride;
+    pc.rows = rows;
+    pc.cols = cols;
+    pc.nTok = nTok;
+    pc.xStride = cols;
+    pc.yStride = rows;
+    pc.k = k;
+    pc.nExpert = nExpert;
+    pc.flags = xPerSlot ? FLAG_X_PER_SLOT : 0;
+    const uint32_t rowGroups = (rows + nr - 1) / nr;
+    // an expert can receive at most nTok tokens (each token selects an expert once)
+    const uint32_t tokTiles = (nTok + nt - 1) / nt;
+    if (rowGroups > kMaxGroups || nExpert > kMaxGroups || tokTiles > kMaxGroups)
+        return makeError("expert product too large for one dispatch");
+    cmd.dispatch(*p, pc, rowGroups, nExpert, tokTiles);
+    return {};
+}
+
+Status getRows(vk::Device& dev, vk::Commands& cmd, GgmlType t, uint64_t table, uint32_t nRows, uint32_t cols,
+               uint64_t ids, uint32_t nIds, uint64_t out) {
+    MOE_TRY(checkCols(t, cols));
+    MOE_ASSIGN(ShaderId id, typedShader(ShaderId::get_rows_f32, t));
+    MOE_ASSIGN(const vk::Pipeline* p, dev.pipeline(id, {{reductionWorkgroup(dev.caps())}}));
+    push::GetRowsPush pc{table, ids, out, nRows, cols};
+    if (nIds > kMaxGroups) return makeError("too many rows in one lookup");
+    cmd.dispatch(*p, pc, nIds);
+    return {};
+}
+
+}  // namespace moe::rt

@@ -1,0 +1,86 @@
+// Logical device: the compute queue, a command pool, the memory allocator and the pipeline
+// cache. Owns everything created on it and outlives all of it (destroyed last).
+#pragma once
+#include <vulkan/vulkan.h>
+
+#include <map>
+#include <memory>
+#include <vector>
+
+#include "core/result.h"
+#include "shader_ids.h"
+#include "vk/caps.h"
+#include "vk/instance.h"
+#include "vk/memory.h"
+
+namespace moe::vk {
+
+class Pipeline;
+
+// Specialization constants: constant_id i gets values[i]. By convention constant_id 0 is the
+// workgroup size (local_size_x_id = 0).
+struct SpecConstants {
+    std::vector<uint32_t> values;
+    bool operator<(const SpecConstants& o) const { return values < o.values; }
+};
+
+class Device {
+public:
+    static Result<std::unique_ptr<Device>> create(Instance& instance, uint32_t index);
+    ~Device();
+    Device(const Device&) = delete;
+    Device& operator=(const Device&) = delete;
+
+    VkDevice handle() const { return device_; }
+    VkPhysicalDevice physical() const { return physical_; }
+    VkQueue queue() const { return queue_; }
+    VkCommandPool commandPool() const { return pool_; }
+    const DeviceCaps& caps() const { return caps_; }
+    Allocator& allocator() { return *allocator_; }
+    Instance& instance() { return *instance_; }
+
+    // Pipelines are created on first use and cached for the device's lifetime.
+    Result<const Pipeline*> pipeline(ShaderId id, const SpecConstants& spec = {});
+    VkPipelineLayout pipelineLayout() const { return layout_; }
+
+    Result<Buffer> allocate(VkDeviceSize size, MemoryKind kind, MemoryTag tag, const char* what = nullptr) {
+        return allocator_->allocate(size, kind, tag, what);
+    }
+
+    // Copies host bytes into a buffer: directly when mapped, else through a staging buffer.
+    Status upload(const Buffer& dst, VkDeviceSize dstOffset, const void* src, VkDeviceSize bytes);
+    Status download(const Buffer& src, VkDeviceSize srcOffset, void* dst, VkDeviceSize bytes);
+    Status waitIdle();
+
+    static constexpr uint32_t kPushConstantBytes = 128;
+
+private:
+    Device() = default;
+    Instance* instance_ = nullptr;
+    VkPhysicalDevice physical_ = VK_NULL_HANDLE;
+    VkDevice device_ = VK_NULL_HANDLE;
+    VkQueue queue_ = VK_NULL_HANDLE;
+    VkCommandPool pool_ = VK_NULL_HANDLE;
+    VkPipelineLayout layout_ = VK_NULL_HANDLE;
+    VkPipelineCache cache_ = VK_NULL_HANDLE;
+    DeviceCaps caps_;
+    std::unique_ptr<Allocator> allocator_;
+    std::map<std::pair<uint32_t, SpecConstants>, std::unique_ptr<Pipeline>> pipelines_;
+};
+
+class Pipeline {
+public:
+    Pipeline(VkDevice dev, VkPipeline p, ShaderId id) : device_(dev), pipeline_(p), id_(id) {}
+    ~Pipeline() { if (pipeline_) vkDestroyPipeline(device_, pipeline_, nullptr); }
+    Pipeline(const Pipeline&) = delete;
+    Pipeline& operator=(const Pipeline&) = delete;
+    VkPipeline handle() const { return pipeline_; }
+    ShaderId id() const { return id_; }
+
+private:
+    VkDevice device_;
+    VkPipeline pipeline_;
+    ShaderId id_;
+};
+
+}  // namespace moe::vk

@@ -1,0 +1,234 @@
+// Block sub-allocator: first-fit free lists per block, dedicated blocks for large requests.
+#include "vk/memory.h"
+
+#include <algorithm>
+
+#include "vk/check.h"
+
+namespace moe::vk {
+
+const char* memoryTagName(MemoryTag t) {
+    switch (t) {
+        case MemoryTag::Weights: return "weights";
+        case MemoryTag::ExpertSlots: return "expert slots";
+        case MemoryTag::KvCache: return "KV cache";
+        case MemoryTag::Scratch: return "scratch";
+        case MemoryTag::Staging: return "staging";
+        default: return "other";
+    }
+}
+
+Buffer& Buffer::operator=(Buffer&& o) noexcept {
+    if (this != &o) {
+        release();
+        alloc_ = std::exchange(o.alloc_, nullptr);
+        block_ = o.block_;
+        buffer_ = std::exchange(o.buffer_, VK_NULL_HANDLE);
+        offset_ = o.offset_;
+        size_ = std::exchange(o.size_, 0);
+        address_ = std::exchange(o.address_, 0);
+        mapped_ = std::exchange(o.mapped_, nullptr);
+        tag_ = o.tag_;
+    }
+    return *this;
+}
+
+void Buffer::release() {
+    if (alloc_) alloc_->free(block_, offset_, size_, tag_);
+    alloc_ = nullptr;
+    buffer_ = VK_NULL_HANDLE;
+    mapped_ = nullptr;
+    size_ = 0;
+    address_ = 0;
+}
+
+Allocator::Allocator(VkDevice device, VkPhysicalDevice pd, const DeviceCaps& caps) : device_(device), caps_(caps) {
+    vkGetPhysicalDeviceMemoryProperties(pd, &memProps_);
+    int dev = memoryType(MemoryKind::Device);
+    deviceHostVisible_ = dev >= 0 && (memProps_.memoryTypes[dev].propertyFlags & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT) &&
+                         (memProps_.memoryTypes[dev].propertyFlags & VK_MEMORY_PROPERTY_HOST_COHERENT_BIT);
+    blockSize_ = std::min<VkDeviceSize>(64ull << 20, caps.maxMemoryAllocationSize ? caps.maxMemoryAllocationSize : (64ull << 20));
+    alignment_ = std::max<VkDeviceSize>(256, caps.minStorageBufferOffsetAlignment);
+}
+
+Allocator::~Allocator() {
+    for (auto& b : blocks_)
+        if (b) destroyBlock(*b);
+}
+
+void Allocator::destroyBlock(Block& b) {
+    if (b.mapped) vkUnmapMemory(device_, b.memory);
+    if (b.buffer) vkDestroyBuffer(device_, b.buffer, nullptr);
+    if (b.memory) vkFreeMemory(device_, b.memory, nullptr);
+    b = Block{};
+}
+
+int Allocator::memoryType(MemoryKind kind) const {
+    VkMemoryPropertyFlags want = 0, prefer = 0;
+    switch (kind) {
+        case MemoryKind::Device: want = VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT; break;
+        case MemoryKind::Upload: want = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT; break;
+        case MemoryKind::Readback:
+            want = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
+            prefer = VK_MEMORY_PROPERTY_HOST_CACHED_BIT;
+            break;
+    }
+    int best = -1;
+    for (uint32_t i = 0; i < memProps_.memoryTypeCount; ++i) {
+        auto f = memProps_.memoryTypes[i].propertyFlags;
+        if ((f & want) != want) continue;
+        if (best < 0) best = int(i);
+        if (prefer && (f & prefer) == prefer) return int(i);
+        if (kind == MemoryKind::Device && (f & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT)) {
+            // unified memory: a host-visible device-local type saves staging copies
+            if ((f & VK_MEMORY_PROPERTY_HOST_COHERENT_BIT)) return int(i);
+        }
+    }
+    if (best < 0 && kind == MemoryKind::Device) return memoryType(MemoryKind::Upload);
+    return best;
+}
+
+Result<uint32_t> Allocator::newBlock(VkDeviceSize size, MemoryKind kind, bool dedicated) {
+    int type = memoryType(kind);
+    if (type < 0) return makeError("no suitable Vulkan memory type");
+    if (caps_.maxMemoryAllocationSize && size > caps_.maxMemoryAllocationSize)
+        return makeError("allocation of " + std::to_string(size >> 20) + " MiB exceeds the device's maximum allocation size (" +
+                         std::to_string(caps_.maxMemoryAllocationSize >> 20) + " MiB)");
+    auto b = std::make_unique<Block>();
+    b->size = size;
+    b->kind = kind;
+    b->dedicated = dedicated;
+
+    VkBufferCreateInfo bi{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
+    bi.size = size;
+    bi.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT |
+               VK_BUFFER_USAGE_SHADER_DEVICE_ADDRESS_BIT;
+    bi.sharingMode = VK_SHARING_MODE_EXCLUSIVE;
+    VkResult r = vkCreateBuffer(device_, &bi, nullptr, &b->buffer);
+    if (r != VK_SUCCESS) return makeError(vkErrorText("vkCreateBuffer", r));
+    VkMemoryRequirements req;
+    vkGetBufferMemoryRequirements(device_, b->buffer, &req);
+    if (!(req.memoryTypeBits & (1u << type))) {
+        destroyBlock(*b);
+        return makeError("buffer cannot live in the chosen memory type");
+    }
+    VkMemoryAllocateFlagsInfo flags{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_FLAGS_INFO};
+    flags.flags = VK_MEMORY_ALLOCATE_DEVICE_ADDRESS_BIT;
+    VkMemoryAllocateInfo ai{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO};
+    ai.pNext = &flags;
+    ai.allocationSize = req.size;
+    ai.memoryTypeIndex = uint32_t(type);
+    r = vkAllocateMemory(device_, &ai, nullptr, &b->memory);
+    if (r != VK_SUCCESS) {
+        destroyBlock(*b);
+        return makeError("out of device memory: could not allocate " + std::to_string((size + (1 << 20) - 1) >> 20) +
+                         " MiB (" + resultName(r) + ")");
+    }
+    VK_CHECK(vkBindBufferMemory(device_, b->buffer, b->memory, 0));
+    if (memProps_.memoryTypes[type].propertyFlags & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT) {
+        void* p = nullptr;
+        r = vkMapMemory(device_, b->memory, 0, VK_WHOLE_SIZE, 0, &p);
+        if (r != VK_SUCCESS) {
+            destroyBlock(*b);
+            return makeError(vkErrorText("vkMapMemory", r));
+        }
+        b->mapped = static_cast<uint8_t*>(p);
+    }
+    VkBufferDeviceAddressInfo addr{VK_STRUCTURE_TYPE_BUFFER_DEVICE_ADDRESS_INFO};
+    addr.buffer = b->buffer;
+    b->address = vkGetBufferDeviceAddress(device_, &addr);
+    b->freeList[0] = size;
+    for (uint32_t i = 0; i < blocks_.size(); ++i)
+        if (!blocks_[i]) {
+            blocks_[i] = std::move(b);
+            return i;
+        }
+    blocks_.push_back(std::move(b));
+    return uint32_t(blocks_.size() - 1);
+}
+
+Result<Buffer> Allocator::allocate(VkDeviceSize size, MemoryKind kind, MemoryTag tag, const char* what) {
+    if (size == 0) size = 4;
+    size = (size + alignment_ - 1) / alignment_ * alignment_;
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto take = [&](uint32_t bi, VkDeviceSize off) {
+        Block& b = *blocks_[bi];
+        auto it = b.freeList.find(off);
+        VkDeviceSize fsize = it->second;
+        b.freeList.erase(it);
+        if (fsize > size) b.freeList[off + size] = fsize - size;
+        b.used += size;
+        inUse_[size_t(tag)] += size;
+        Buffer buf;
+        buf.alloc_ = this;
+        buf.block_ = bi;
+        buf.buffer_ = b.buffer;
+        buf.offset_ = off;
+        buf.size_ = size;
+        buf.address_ = b.address + off;
+        buf.mapped_ = b.mapped ? b.mapped + off : nullptr;
+        buf.tag_ = tag;
+        return buf;
+    };
+    if (size <= blockSize_ / 2) {
+        for (uint32_t bi = 0; bi < blocks_.size(); ++bi) {
+            auto& b = blocks_[bi];
+            if (!b || b->dedicated || b->kind != kind) continue;
+            for (auto& [off, fs] : b->freeList)
+                if (fs >= size) return take(bi, off);
+        }
+        auto nb = newBlock(blockSize_, kind, false);
+        if (!nb.ok()) return Error{nb.error().message + (what ? std::string(" for ") + what : "")};
+        return take(nb.value(), 0);
+    }
+    auto nb = newBlock(size, kind, true);
+    if (!nb.ok()) return Error{nb.error().message + (what ? std::string(" for ") + what : "")};
+    return take(nb.value(), 0);
+}
+
+void Allocator::free(uint32_t bi, VkDeviceSize offset, VkDeviceSize size, MemoryTag tag) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    Block& b = *blocks_[bi];
+    inUse_[size_t(tag)] -= size;
+    b.used -= size;
+    auto it = b.freeList.emplace(offset, size).first;
+    // merge with the next and previous free ranges
+    auto next = std::next(it);
+    if (next != b.freeList.end() && it->first + it->second == next->first) {
+        it->second += next->second;
+        b.freeList.erase(next);
+    }
+    if (it != b.freeList.begin()) {
+        auto prev = std::prev(it);
+        if (prev->first + prev->second == it->first) {
+            prev->second += it->second;
+            b.freeList.erase(it);
+        }
+    }
+    if (b.dedicated && b.used == 0) {
+        destroyBlock(b);
+        blocks_[bi].reset();
+    }
+}
+
+std::array<uint64_t, size_t(MemoryTag::Count)> Allocator::bytesInUse() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return inUse_;
+}
+
+uint64_t Allocator::bytesReserved() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    uint64_t s = 0;
+    for (auto& b : blocks_)
+        if (b) s += b->size;
+    return s;
+}
+
+uint32_t Allocator::blockCount() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    uint32_t n = 0;
+    for (auto& b : blocks_) n += b ? 1 : 0;
+    return n;
+}
+
+}  // namespace moe::vk

@@ -1,0 +1,102 @@
+// Device memory: a sub-allocator over large blocks (Debian has no VMA). Each block is one
+// VkDeviceMemory with one VkBuffer spanning it; a Buffer is a range of a block and is addressed
+// by its device address (shaders use buffer references, so no maxStorageBufferRange limit).
+#pragma once
+#include <vulkan/vulkan.h>
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+#include "vk/caps.h"
+
+namespace moe::vk {
+
+enum class MemoryKind { Device, Upload, Readback };
+// What the memory holds, for the memory-use report (GUI performance panel, bench).
+enum class MemoryTag { Weights, ExpertSlots, KvCache, Scratch, Staging, Other, Count };
+const char* memoryTagName(MemoryTag t);
+
+class Allocator;
+
+class Buffer {
+public:
+    Buffer() = default;
+    Buffer(const Buffer&) = delete;
+    Buffer& operator=(const Buffer&) = delete;
+    Buffer(Buffer&& o) noexcept { *this = std::move(o); }
+    Buffer& operator=(Buffer&& o) noexcept;
+    ~Buffer() { release(); }
+
+    bool valid() const { return alloc_ != nullptr; }
+    VkBuffer handle() const { return buffer_; }
+    VkDeviceSize offset() const { return offset_; }   // within handle()
+    VkDeviceSize size() const { return size_; }
+    uint64_t address() const { return address_; }      // device address of byte 0
+    uint8_t* mapped() const { return mapped_; }        // non-null when host-visible
+    template <class T> T* as() const { return reinterpret_cast<T*>(mapped_); }
+    void release();
+
+private:
+    friend class Allocator;
+    Allocator* alloc_ = nullptr;
+    uint32_t block_ = 0;
+    VkBuffer buffer_ = VK_NULL_HANDLE;
+    VkDeviceSize offset_ = 0, size_ = 0;
+    uint64_t address_ = 0;
+    uint8_t* mapped_ = nullptr;
+    MemoryTag tag_ = MemoryTag::Other;
+};
+
+class Allocator {
+public:
+    Allocator(VkDevice device, VkPhysicalDevice pd, const DeviceCaps& caps);
+    ~Allocator();
+    Allocator(const Allocator&) = delete;
+    Allocator& operator=(const Allocator&) = delete;
+
+    // Out of memory is a user-causable error: returned, never fatal.
+    Result<Buffer> allocate(VkDeviceSize size, MemoryKind kind, MemoryTag tag, const char* what = nullptr);
+    // True when Device memory is also host-visible (unified memory: lavapipe, many iGPUs):
+    // weights can then be written in place without a staging copy.
+    bool deviceIsHostVisible() const { return deviceHostVisible_; }
+
+    std::array<uint64_t, size_t(MemoryTag::Count)> bytesInUse() const;
+    uint64_t bytesReserved() const;  // all blocks
+    uint32_t blockCount() const;
+
+private:
+    friend class Buffer;
+    struct Block {
+        VkDeviceMemory memory = VK_NULL_HANDLE;
+        VkBuffer buffer = VK_NULL_HANDLE;
+        VkDeviceSize size = 0;
+        uint64_t address = 0;
+        uint8_t* mapped = nullptr;
+        MemoryKind kind = MemoryKind::Device;
+        bool dedicated = false;
+        std::map<VkDeviceSize, VkDeviceSize> freeList;  // offset -> size
+        VkDeviceSize used = 0;
+    };
+    void free(uint32_t block, VkDeviceSize offset, VkDeviceSize size, MemoryTag tag);
+    Result<uint32_t> newBlock(VkDeviceSize size, MemoryKind kind, bool dedicated);
+    int memoryType(MemoryKind kind) const;
+    void destroyBlock(Block& b);
+
+    VkDevice device_;
+    DeviceCaps caps_;
+    VkPhysicalDeviceMemoryProperties memProps_{};
+    bool deviceHostVisible_ = false;
+    VkDeviceSize blockSize_ = 0;
+    VkDeviceSize alignment_ = 256;
+    mutable std::mutex mutex_;
+    std::vector<std::unique_ptr<Block>> blocks_;  // null entries are freed dedicated blocks
+    std::array<uint64_t, size_t(MemoryTag::Count)> inUse_{};
+};
+
+}  // namespace moe::vk

@@ -1,0 +1,29 @@
+#version 450
+// Embedding lookup: out[i, :] = dequant(table[ids[i], :]).
+//   table: (nRows, cols) in WTYPE; ids: int32 (nIds); out: (nIds, cols) f32.
+// Workgroup gx = id index, threads stride over 32-value chunks.
+#extension GL_GOOGLE_include_directive : require
+#include "common.glsl"
+#include "dequant.glsl"
+
+layout(constant_id = 0) const uint WG = 32;
+layout(local_size_x_id = 0) in;
+layout(push_constant) uniform PC { GetRowsPush p; };
+layout(buffer_reference, std430, buffer_reference_align = 4) buffer Floats { float v[]; };
+layout(buffer_reference, std430, buffer_reference_align = 4) readonly buffer Ints { int v[]; };
+
+void main() {
+    uint i = gl_WorkGroupID.x;
+    int id = Ints(p.ids).v[i];
+    if (id < 0 || uint(id) >= p.nRows) id = 0;  // ids are validated on the host; never read out of bounds
+    uint64_t rowAddr = p.table + uint64_t(id) * uint64_t(ROW_BYTES(p.cols));
+    Floats O = Floats(p.dst);
+    uint nChunks = (p.cols + 31u) / 32u;
+    for (uint c = gl_LocalInvocationID.x; c < nChunks; c += WG) {
+        float v[32];
+        loadChunk(rowAddr, c, p.cols, v);
+        uint base = c * 32u;
+        uint n = min(32u, p.cols - base);
+        for (uint j = 0; j < n; ++j) O.v[i * p.cols + base + j] = v[j];
+    }
+}

@@ -1,0 +1,105 @@
+#version 450
+// y = x · Wᵀ for weights of any engine type (dequantized here, 32 values at a time).
+//   W: (rows, cols) in WTYPE, row-major, rows of ROW_BYTES(cols) bytes
+//   x: (nTok, cols) f32, row stride xStride floats;  y: (nTok, rows) f32, row stride yStride
+// MODE 0 dense:        workgroup (gx, gy) = rows [gx*NR, +NR) x tokens [gy*NT, +NT)
+// MODE 1 moe direct:   workgroup gy = token*k + slot; expert = ids[gy] (-1: zero output row)
+// MODE 2 moe grouped:  workgroup gy = expert, gz = tile of that expert's tokens (from moe_group),
+//                      so each expert's weights are read once per NT of its tokens
+// In the MoE modes W is (nExpert, rows, cols), expert e at byte e*expertStride, and
+// y is (nTok, k, rows); x rows are tokens, or token*k+slot when FLAG_X_PER_SLOT.
+#extension GL_GOOGLE_include_directive : require
+#include "common.glsl"
+#include "dequant.glsl"
+
+layout(constant_id = 0) const uint WG = 32;   // threads per workgroup
+layout(constant_id = 1) const uint NR = 1;    // rows per workgroup
+layout(constant_id = 2) const uint NT = 1;    // tokens per workgroup (weights reused NT times)
+layout(local_size_x_id = 0) in;
+
+layout(push_constant) uniform PC { MatMulPush p; };
+layout(buffer_reference, std430, buffer_reference_align = 4) buffer Floats { float v[]; };
+layout(buffer_reference, std430, buffer_reference_align = 4) readonly buffer Ints { int v[]; };
+
+shared float red[WG];
+
+void main() {
+    const uint tid = gl_LocalInvocationID.x;
+    const uint row0 = gl_WorkGroupID.x * NR + p.rowBase;
+    Floats X = Floats(p.x);
+    Floats Y = Floats(p.y);
+
+    // which tokens / expert this workgroup serves
+    uint64_t wbase = p.w;
+    uint nt = 0;
+    uint xrow[NT];
+    uint yrow[NT];
+#if MODE == 0
+    uint t0 = gl_WorkGroupID.y * NT;
+    for (uint t = 0; t < NT; ++t) {
+        xrow[t] = t0 + t;
+        yrow[t] = t0 + t;
+    }
+    nt = min(NT, p.nTok - min(t0, p.nTok));
+#elif MODE == 1
+    uint ts = gl_WorkGroupID.y;  // token*k + slot
+    int e = Ints(p.ids).v[ts];
+    xrow[0] = (p.flags & FLAG_X_PER_SLOT) != 0u ? ts : ts / p.k;
+    yrow[0] = ts;
+    if (e < 0) {
+        for (uint r = 0; r < NR; ++r)
+            if (tid == 0u && row0 + r < p.rows) Y.v[ts * p.yStride + row0 + r] = 0.0;
+        return;
+    }
+    wbase += uint64_t(e) * p.expertStride;
+    nt = 1;
+#else
+    uint e = gl_WorkGroupID.y;
+    Ints G = Ints(p.groups);
+    uint count = uint(G.v[e]);
+    uint first = gl_WorkGroupID.z * NT;
+    if (first >= count) return;
+    uint off = uint(G.v[p.nExpert + e]);
+    nt = min(NT, count - first);
+    for (uint t = 0; t < NT; ++t) {
+        uint ts = uint(G.v[2u * p.nExpert + off + first + min(t, nt - 1u)]);  // token*k + slot
+        xrow[t] = (p.flags & FLAG_X_PER_SLOT) != 0u ? ts : ts / p.k;
+        yrow[t] = ts;
+    }
+    wbase += uint64_t(e) * p.expertStride;
+#endif
+    if (nt == 0u) return;
+
+    const uint nChunks = (p.cols + 31u) / 32u;
+    for (uint r = 0; r < NR; ++r) {
+        uint row = row0 + r;
+        if (row >= p.rows) break;  // uniform across the workgroup
+        uint64_t rowAddr = wbase + uint64_t(row) * uint64_t(ROW_BYTES(p.cols));
+        float acc[NT];
+        for (uint t = 0; t < NT; ++t) acc[t] = 0.0;
+        for (uint c = tid; c < nChunks; c += WG) {
+            float v[32];
+            loadChunk(rowAddr, c, p.cols, v);
+            uint base = c * 32u;
+            uint n = min(32u, p.cols - base);
+            for (uint t = 0; t < NT; ++t) {
+                if (t >= nt) break;
+                uint xo = xrow[t] * p.xStride + base;
+                float s = 0.0;
+                for (uint i = 0; i < n; ++i) s += v[i] * X.v[xo + i];
+                acc[t] += s;
+            }
+        }
+        for (uint t = 0; t < NT; ++t) {
+            if (t >= nt) break;
+            red[tid] = acc[t];
+            barrier();
+            for (uint s = WG / 2u; s > 0u; s >>= 1) {
+                if (tid < s) red[tid] += red[tid + s];
+                barrier();
+            }
+            if (tid == 0u) Y.v[yrow[t] * p.yStride + row] = red[0];
+            barrier();
+        }
+    }
+}

@@ -1,0 +1,85 @@
+// Shared Vulkan device for GPU tests: validation layer always on; every test case checks
+// that it caused zero validation messages (a doctest listener reports them per case).
+#pragma once
+#include <doctest/doctest.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <vector>
+
+#include "vk/commands.h"
+#include "vk/device.h"
+#include "vk/instance.h"
+
+namespace moe::test {
+
+struct GpuEnv {
+    std::unique_ptr<vk::Instance> instance;
+    std::unique_ptr<vk::Device> device;
+
+    static GpuEnv& get() {
+        static GpuEnv env = [] {
+            GpuEnv e;
+            vk::InstanceOptions opts;
+            opts.validation = true;
+            auto inst = vk::Instance::create(opts);
+            if (!inst.ok()) {
+                std::fprintf(stderr, "GPU tests: %s\n", inst.error().message.c_str());
+                std::exit(1);
+            }
+            e.instance = std::move(inst).value();
+            auto idx = e.instance->chooseDevice(-1);
+            if (!idx.ok()) {
+                std::fprintf(stderr, "GPU tests: %s\n", idx.error().message.c_str());
+                std::exit(1);
+            }
+            auto dev = vk::Device::create(*e.instance, idx.value());
+            if (!dev.ok()) {
+                std::fprintf(stderr, "GPU tests: %s\n", dev.error().message.c_str());
+                std::exit(1);
+            }
+            e.device = std::move(dev).value();
+            return e;
+        }();
+        return env;
+    }
+    static vk::Device& dev() { return *get().device; }
+    static uint32_t validationCount() { return get().instance->validationMessageCount(); }
+};
+
+// Allocate a device buffer and fill it from host data.
+template <class T>
+inline vk::Buffer upload(const std::vector<T>& data, vk::MemoryTag tag = vk::MemoryTag::Scratch) {
+    auto& d = GpuEnv::dev();
+    auto b = d.allocate(data.size() * sizeof(T), vk::MemoryKind::Device, tag, "test");
+    REQUIRE_MESSAGE(b.ok(), (b.ok() ? "" : b.error().message));
+    auto s = d.upload(b.value(), 0, data.data(), data.size() * sizeof(T));
+    REQUIRE_MESSAGE(s.ok(), s.message());
+    return std::move(b).value();
+}
+
+inline vk::Buffer deviceBuffer(size_t bytes, vk::MemoryTag tag = vk::MemoryTag::Scratch) {
+    auto b = GpuEnv::dev().allocate(bytes, vk::MemoryKind::Device, tag, "test");
+    REQUIRE_MESSAGE(b.ok(), (b.ok() ? "" : b.error().message));
+    return std::move(b).value();
+}
+
+template <class T>
+inline std::vector<T> download(const vk::Buffer& b, size_t count) {
+    std::vector<T> out(count);
+    auto s = GpuEnv::dev().download(b, 0, out.data(), count * sizeof(T));
+    REQUIRE_MESSAGE(s.ok(), s.message());
+    return out;
+}
+
+// Fails the current test case when it produced validation messages.
+struct ValidationGuard {
+    uint32_t before = GpuEnv::validationCount();
+    ~ValidationGuard() {
+        uint32_t after = GpuEnv::validationCount();
+        CHECK_MESSAGE(after == before, "Vulkan validation messages: ", after - before);
+    }
+};
+
+}  // namespace moe::test
