@@ -53,10 +53,14 @@ struct MoeGroupPush {
 };
 
 // moe_combine.comp: out[t, :] (+)= Σ_j weights[t, j] * y[t, j, :]
+//                                   (+ g(t) * shared[t, :] when sharedOut != 0, where
+//                                    g(t) = sigmoid(sharedGate[t]) or 1 when sharedGate == 0)
 struct MoeCombinePush {
-    PC_ADDR y;        // (nTok, k, n)
-    PC_ADDR weights;  // (nTok, k)
-    PC_ADDR dst;      // (nTok, n)
+    PC_ADDR y;           // (nTok, k, n)
+    PC_ADDR weights;     // (nTok, k)
+    PC_ADDR dst;         // (nTok, n)
+    PC_ADDR sharedOut;   // (nTok, n) shared-expert output, or 0
+    PC_ADDR sharedGate;  // (nTok) shared-expert gate logit, or 0
     PC_U32 nTok;
     PC_U32 k;
     PC_U32 n;
@@ -66,7 +70,7 @@ struct MoeCombinePush {
 #ifndef MOE_GLSL
 static_assert(sizeof(RouterPush) == 112);
 static_assert(sizeof(MoeGroupPush) == 32);
-static_assert(sizeof(MoeCombinePush) == 40);
+static_assert(sizeof(MoeCombinePush) == 56);
 }  // namespace moe::push
 #undef PC_ADDR
 #undef PC_U32

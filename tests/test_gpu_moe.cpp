@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 
 #include "cpu/moe.h"
@@ -236,4 +237,23 @@ TEST_CASE("moe_combine sums weighted expert rows and accumulates into the residu
     REQUIRE(cmd.submitAndWait().ok());
     auto got = download<float>(db, ref.size());
     CHECK(cpu::nmse(ref.data(), got.data(), ref.size()) < 1e-12);
+
+    // with a sigmoid-gated shared expert (qwen2moe), overwriting instead of accumulating
+    auto sh = randn(size_t(nTok) * n, 4);
+    auto gate = randn(nTok, 5, 3.0f);
+    std::vector<float> ref2(size_t(nTok) * n);
+    for (uint32_t t = 0; t < nTok; ++t)
+        for (uint32_t i = 0; i < n; ++i) {
+            double s = 0;
+            for (uint32_t j = 0; j < k; ++j) s += double(w[t * k + j]) * y[(size_t(t) * k + j) * n + i];
+            s += sh[size_t(t) * n + i] / (1.0 + std::exp(-double(gate[t])));
+            ref2[size_t(t) * n + i] = float(s);
+        }
+    auto sb = upload(sh), gb = upload(gate);
+    vk::Commands cmd2(d);
+    REQUIRE(rt::moeCombine(d, cmd2, yb.address(), wb.address(), db.address(), nTok, k, n, false, sb.address(), gb.address()).ok());
+    cmd2.hostBarrier();
+    REQUIRE(cmd2.submitAndWait().ok());
+    auto got2 = download<float>(db, ref2.size());
+    CHECK(cpu::nmse(ref2.data(), got2.data(), ref2.size()) < 1e-12);
 }

@@ -51,9 +51,9 @@ Status moeGroup(vk::Device& dev, vk::Commands& cmd, uint64_t ids, uint32_t nTok,
 }
 
 Status moeCombine(vk::Device& dev, vk::Commands& cmd, uint64_t y, uint64_t weights, uint64_t dst, uint32_t nTok,
-                  uint32_t k, uint32_t n, bool accumulate) {
+                  uint32_t k, uint32_t n, bool accumulate, uint64_t shared, uint64_t sharedGate) {
     MOE_ASSIGN(const vk::Pipeline* p, dev.pipeline(ShaderId::moe_combine, {{64}}));
-    push::MoeCombinePush pc{y, weights, dst, nTok, k, n, accumulate ? 1u : 0u};
+    push::MoeCombinePush pc{y, weights, dst, shared, sharedGate, nTok, k, n, accumulate ? 1u : 0u};
     if (nTok > 65535) return makeError("combine: too many tokens in one dispatch");
     cmd.dispatch(*p, pc, (n + 63) / 64, nTok);
     return {};

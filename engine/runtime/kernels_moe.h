@@ -38,7 +38,8 @@ inline uint64_t moeGroupBytes(uint32_t nTok, uint32_t k, uint32_t nExpert) {
 }
 
 // dst (nTok, n) (+)= Σ_j weights[t, j] * y[t, j, :], y (nTok, k, n).
+// shared (nTok, n) is added scaled by sigmoid(sharedGate[t]) (or 1 without a gate) when non-zero.
 Status moeCombine(vk::Device& dev, vk::Commands& cmd, uint64_t y, uint64_t weights, uint64_t dst, uint32_t nTok,
-                  uint32_t k, uint32_t n, bool accumulate);
+                  uint32_t k, uint32_t n, bool accumulate, uint64_t shared = 0, uint64_t sharedGate = 0);
 
 }  // namespace moe::rt

@@ -1,0 +1,121 @@
+// CPU reference of the MoE router (see router.h for the step-by-step specification).
+#include "cpu/router.h"
+
+#include <algorithm>
+#include <cassert>
+#include <cmath>
+
+namespace moe::cpu {
+
+void route(const RouterParams& params, const float* logits, int64_t nTok, int64_t nExpert, int32_t* ids,
+           float* weights, int32_t* counts, float* probs) {
+    const int64_t kMax = params.kMax;
+    assert(kMax >= 1);
+    assert(params.selection != Selection::TopK || params.k <= params.kMax);
+    const bool hasBias = !params.selectionBias.empty();
+    const bool hasScale = !params.logitScale.empty();
+    const bool hasMask = !params.mask.empty();
+    assert(!hasBias || int64_t(params.selectionBias.size()) == nExpert);
+    assert(!hasScale || int64_t(params.logitScale.size()) == nExpert);
+    assert(!hasMask || int64_t(params.mask.size()) == nExpert);
+
+    const size_t n = size_t(nExpert);
+    std::vector<float> l(n), p(n), s(n);  // scaled logits, probabilities, selection scores
+    std::vector<int32_t> order, chosen;
+    std::vector<uint8_t> isForced(n);
+    for (int64_t t = 0; t < nTok; ++t) {
+        auto masked = [&](int64_t e) { return hasMask && params.mask[size_t(e)] != 0; };
+
+        // 1. logit scale
+        for (int64_t e = 0; e < nExpert; ++e)
+            l[size_t(e)] = logits[t * nExpert + e] * (hasScale ? params.logitScale[size_t(e)] : 1.0f);
+
+        // 2. probabilities (masked experts: 0; softmax renormalised over the unmasked ones)
+        double pSum = 0.0;
+        if (params.gating == Gating::Softmax) {
+            float mx = -INFINITY;
+            for (int64_t e = 0; e < nExpert; ++e)
+                if (!masked(e)) mx = std::max(mx, l[size_t(e)]);
+            for (int64_t e = 0; e < nExpert; ++e) {
+                p[size_t(e)] = masked(e) ? 0.0f : std::exp(l[size_t(e)] - mx);
+                pSum += p[size_t(e)];
+            }
+            for (int64_t e = 0; e < nExpert; ++e) p[size_t(e)] = pSum > 0.0 ? float(p[size_t(e)] / pSum) : 0.0f;
+            pSum = 1.0;  // top-p uses p as is
+        } else {
+            for (int64_t e = 0; e < nExpert; ++e) {
+                p[size_t(e)] = masked(e) ? 0.0f : 1.0f / (1.0f + std::exp(-l[size_t(e)]));
+                pSum += p[size_t(e)];
+            }
+        }
+        if (probs)
+            for (int64_t e = 0; e < nExpert; ++e) probs[t * nExpert + e] = p[size_t(e)];
+
+        // 3. rank unmasked experts by selection score, ties -> lower id first
+        order.clear();
+        for (int64_t e = 0; e < nExpert; ++e) {
+            // softmax ranks by the logit itself: the same order as p, but free of exp() rounding,
+            // so a GPU whose exp differs in the last bit still selects identically
+            const float base = params.gating == Gating::Softmax ? l[size_t(e)] : p[size_t(e)];
+            s[size_t(e)] = base + (hasBias ? params.selectionBias[size_t(e)] : 0.0f);
+            if (!masked(e)) order.push_back(int32_t(e));
+        }
+        std::sort(order.begin(), order.end(), [&](int32_t a, int32_t b) {
+            return s[size_t(a)] != s[size_t(b)] ? s[size_t(a)] > s[size_t(b)] : a < b;
+        });
+
+        // 4. select: forced experts first, then rank order
+        chosen.clear();
+        std::fill(isForced.begin(), isForced.end(), 0);
+        for (int32_t e : params.forced) {
+            if (e < 0 || e >= nExpert || masked(e) || isForced[size_t(e)]) continue;
+            if (int64_t(chosen.size()) >= kMax) break;
+            isForced[size_t(e)] = 1;
+            chosen.push_back(e);
+        }
+        const float qNorm = pSum > 0.0 ? float(1.0 / pSum) : 0.0f;
+        auto q = [&](int32_t e) { return params.gating == Gating::Softmax ? p[size_t(e)] : p[size_t(e)] * qNorm; };
+        if (params.selection == Selection::TopK) {
+            const int64_t target = std::min<int64_t>(std::max<int64_t>(params.k, int64_t(chosen.size())), kMax);
+            for (int32_t e : order) {
+                if (int64_t(chosen.size()) >= target) break;
+                if (!isForced[size_t(e)]) chosen.push_back(e);
+            }
+        } else {
+            float c = 0.0f;
+            for (int32_t e : chosen) c += q(e);
+            for (int32_t e : order) {
+                if (int64_t(chosen.size()) >= kMax || (!chosen.empty() && c >= params.topP)) break;
+                if (isForced[size_t(e)]) continue;
+                chosen.push_back(e);
+                c += q(e);
+            }
+        }
+
+        // 5. write in rank order; 6. weights
+        std::sort(chosen.begin(), chosen.end(), [&](int32_t a, int32_t b) {
+            return s[size_t(a)] != s[size_t(b)] ? s[size_t(a)] > s[size_t(b)] : a < b;
+        });
+        double wSum = 0.0;
+        for (int32_t e : chosen) wSum += p[size_t(e)];
+        const bool renorm = params.normalize && wSum > 0.0;
+        for (int64_t j = 0; j < kMax; ++j) {
+            const bool used = j < int64_t(chosen.size());
+            const int32_t e = used ? chosen[size_t(j)] : -1;
+            ids[t * kMax + j] = e;
+            float w = used ? p[size_t(e)] : 0.0f;
+            if (used && renorm) w = float(double(w) / wSum);
+            weights[t * kMax + j] = w * params.routedScale;
+        }
+        counts[t] = int32_t(chosen.size());
+    }
+}
+
+float entropy(const float* p, int64_t n) {
+    double h = 0.0;
+    for (int64_t i = 0; i < n; ++i)
+        if (p[i] > 0.0f) h -= double(p[i]) * std::log(double(p[i]));
+    return float(h);
+}
+
+}  // namespace moe::cpu

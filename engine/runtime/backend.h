@@ -1,0 +1,34 @@
+// A forward pass the generation loop can drive: the Vulkan runtime or the CPU reference.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "core/result.h"
+#include "model/model.h"
+
+namespace moe::rt {
+
+class Backend {
+public:
+    virtual ~Backend() = default;
+    // Evaluates tokens at positions [pos0, pos0 + nTok). logits: (nTok, n_vocab) when allLogits,
+    // else the last token's (n_vocab). Positions past nCtx() are an error.
+    virtual Status forward(const int32_t* tokens, uint32_t nTok, uint32_t pos0, float* logits, bool allLogits) = 0;
+    virtual uint32_t nCtx() const = 0;
+    virtual std::string name() const = 0;
+};
+
+struct BackendOptions {
+    bool cpu = false;        // the CPU reference instead of Vulkan
+    int device = -1;         // Vulkan device index (-1: MOESCOPE_DEVICE or the first usable)
+    uint32_t nCtx = 0;       // 0: model context (capped at 4096)
+    uint32_t maxBatch = 64;
+    bool validation = false;
+    bool profile = false;
+};
+
+// Creates the backend for a loaded model (the model must outlive it).
+Result<std::unique_ptr<Backend>> createBackend(const Model& model, const BackendOptions& opts);
+
+}  // namespace moe::rt

@@ -1,0 +1,362 @@
+// Vulkan forward pass, recorded top to bottom (the same steps as cpu/forward.cpp).
+#include "runtime/vk_forward.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+
+#include "cpu/quant.h"
+#include "runtime/kernels.h"
+#include "runtime/kernels_dense.h"
+
+namespace moe::rt {
+
+namespace {
+
+bool isVector(const TensorView& t) { return t.ne[1] == 1 && t.ne[2] == 1 && t.ne[3] == 1; }
+
+// Uploads a tensor; vectors (norms, biases, gates) become F32.
+Result<DeviceTensor> uploadTensor(vk::Device& dev, const TensorView& t) {
+    DeviceTensor d;
+    if (!t) return d;
+    if (isVector(t) && t.type != GgmlType::F32) {
+        std::vector<float> f(size_t(t.ne[0]));
+        cpu::dequantizeRow(t.type, t.data, f.data(), t.ne[0]);
+        MOE_ASSIGN(d.buf, dev.allocate(f.size() * 4, vk::MemoryKind::Device, vk::MemoryTag::Weights, t.name.c_str()));
+        MOE_TRY(dev.upload(d.buf, 0, f.data(), f.size() * 4));
+        d.type = GgmlType::F32;
+        return d;
+    }
+    MOE_ASSIGN(d.buf, dev.allocate(t.nBytes, vk::MemoryKind::Device, vk::MemoryTag::Weights, t.name.c_str()));
+    MOE_TRY(dev.upload(d.buf, 0, t.data, t.nBytes));
+    d.type = t.type;
+    return d;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<DeviceWeights>> DeviceWeights::upload(vk::Device& dev, const Model& m) {
+    auto w = std::make_unique<DeviceWeights>();
+    MOE_ASSIGN(w->token_embd, uploadTensor(dev, m.token_embd));
+    MOE_ASSIGN(w->output_norm, uploadTensor(dev, m.output_norm));
+    if (m.output.data != m.token_embd.data) {
+        MOE_ASSIGN(w->output, uploadTensor(dev, m.output));
+    }
+    for (const LayerWeights& l : m.layers) {
+        DeviceLayer d;
+        MOE_ASSIGN(d.attn_norm, uploadTensor(dev, l.attn_norm));
+        MOE_ASSIGN(d.wq, uploadTensor(dev, l.wq));
+        MOE_ASSIGN(d.wk, uploadTensor(dev, l.wk));
+        MOE_ASSIGN(d.wv, uploadTensor(dev, l.wv));
+        MOE_ASSIGN(d.bq, uploadTensor(dev, l.bq));
+        MOE_ASSIGN(d.bk, uploadTensor(dev, l.bk));
+        MOE_ASSIGN(d.bv, uploadTensor(dev, l.bv));
+        MOE_ASSIGN(d.wo, uploadTensor(dev, l.wo));
+        MOE_ASSIGN(d.q_norm, uploadTensor(dev, l.q_norm));
+        MOE_ASSIGN(d.k_norm, uploadTensor(dev, l.k_norm));
+        MOE_ASSIGN(d.ffn_norm, uploadTensor(dev, l.ffn_norm));
+        MOE_ASSIGN(d.ffn_gate_inp, uploadTensor(dev, l.ffn_gate_inp));
+        MOE_ASSIGN(d.ffn_gate_exps, uploadTensor(dev, l.ffn_gate_exps));
+        MOE_ASSIGN(d.ffn_up_exps, uploadTensor(dev, l.ffn_up_exps));
+        MOE_ASSIGN(d.ffn_down_exps, uploadTensor(dev, l.ffn_down_exps));
+        MOE_ASSIGN(d.ffn_gate_inp_shexp, uploadTensor(dev, l.ffn_gate_inp_shexp));
+        MOE_ASSIGN(d.ffn_gate_shexp, uploadTensor(dev, l.ffn_gate_shexp));
+        MOE_ASSIGN(d.ffn_up_shexp, uploadTensor(dev, l.ffn_up_shexp));
+        MOE_ASSIGN(d.ffn_down_shexp, uploadTensor(dev, l.ffn_down_shexp));
+        w->layers.push_back(std::move(d));
+    }
+    return w;
+}
+
+Result<std::unique_ptr<VkForward>> VkForward::create(vk::Device& dev, const Model& model, const ForwardOptions& opts) {
+    std::unique_ptr<VkForward> f(new VkForward(dev, model));
+    MOE_ASSIGN(f->w_, DeviceWeights::upload(dev, model));
+    MOE_TRY(f->allocate(opts));
+    return f;
+}
+
+static constexpr uint32_t kRouteCap = 64;  // widest routing row a policy may ask for
+
+Status VkForward::allocate(const ForwardOptions& opts) {
+    const ModelConfig& c = model_.cfg;
+    nCtx_ = opts.nCtx ? opts.nCtx : std::min<uint32_t>(c.context_length ? c.context_length : 4096, 4096);
+    if (c.context_length && nCtx_ > c.context_length) nCtx_ = c.context_length;
+    maxBatch_ = std::max<uint32_t>(1, opts.maxBatch);
+    profile_ = opts.profile;
+    const uint64_t B = maxBatch_, E = c.embedding_length, H = c.head_count, KV = c.head_count_kv, D = c.head_dim;
+    const uint64_t NE = c.expert_count, F = c.expert_feed_forward_length, FS = c.expert_shared_feed_forward_length;
+    const uint64_t KC = std::min<uint64_t>(NE, kRouteCap);
+    auto dev = [&](vk::Buffer& b, uint64_t floats, const char* what, vk::MemoryTag tag = vk::MemoryTag::Scratch) -> Status {
+        MOE_ASSIGN(b, dev_.allocate(std::max<uint64_t>(floats, 1) * 4, vk::MemoryKind::Device, tag, what));
+        return {};
+    };
+    auto host = [&](vk::Buffer& b, uint64_t words, vk::MemoryKind kind, const char* what) -> Status {
+        MOE_ASSIGN(b, dev_.allocate(std::max<uint64_t>(words, 1) * 4, kind, vk::MemoryTag::Scratch, what));
+        return {};
+    };
+    MOE_TRY(dev(x_, B * E, "activations"));
+    MOE_TRY(dev(xn_, B * E, "activations"));
+    MOE_TRY(dev(q_, B * H * D, "activations"));
+    MOE_TRY(dev(k_, B * KV * D, "activations"));
+    MOE_TRY(dev(v_, B * KV * D, "activations"));
+    MOE_TRY(dev(attnOut_, B * H * D, "activations"));
+    MOE_TRY(dev(tmp_, B * E, "activations"));
+    MOE_TRY(dev(routerLogits_, B * NE, "router logits"));
+    MOE_TRY(dev(groups_, moeGroupBytes(uint32_t(B), uint32_t(KC), uint32_t(NE)) / 4, "expert groups"));
+    MOE_TRY(dev(gate_, B * KC * F, "expert activations"));
+    MOE_TRY(dev(up_, B * KC * F, "expert activations"));
+    MOE_TRY(dev(act_, B * KC * F, "expert activations"));
+    MOE_TRY(dev(down_, B * KC * E, "expert activations"));
+    if (FS) {
+        MOE_TRY(dev(shGate_, B * FS, "shared expert"));
+        MOE_TRY(dev(shUp_, B * FS, "shared expert"));
+        MOE_TRY(dev(shAct_, B * FS, "shared expert"));
+        MOE_TRY(dev(shOut_, B * E, "shared expert"));
+        MOE_TRY(dev(shG_, B, "shared expert gate"));
+    }
+    MOE_ASSIGN(attnScratch_, dev_.allocate(attentionScratchBytes(uint32_t(D)), vk::MemoryKind::Device,
+                                           vk::MemoryTag::Scratch, "attention scratch"));
+    for (uint32_t il = 0; il < c.block_count; ++il) {
+        vk::Buffer kc, vc;
+        MOE_TRY(dev(kc, uint64_t(nCtx_) * KV * D, "KV cache", vk::MemoryTag::KvCache));
+        MOE_TRY(dev(vc, uint64_t(nCtx_) * KV * D, "KV cache", vk::MemoryTag::KvCache));
+        kCache_.push_back(std::move(kc));
+        vCache_.push_back(std::move(vc));
+    }
+    MOE_TRY(host(tokens_, B, vk::MemoryKind::Upload, "token ids"));
+    MOE_TRY(host(positions_, B, vk::MemoryKind::Upload, "positions"));
+    MOE_TRY(host(logits_, B * c.n_vocab, vk::MemoryKind::Readback, "logits"));
+    const uint64_t L = c.block_count;
+    MOE_TRY(host(rIds_, L * B * KC, vk::MemoryKind::Readback, "routing record"));
+    MOE_TRY(host(rWeights_, L * B * KC, vk::MemoryKind::Readback, "routing record"));
+    MOE_TRY(host(rCounts_, L * B, vk::MemoryKind::Readback, "routing record"));
+    MOE_TRY(host(rProbs_, L * B * NE, vk::MemoryKind::Readback, "routing record"));
+
+    // default routing: the model's own gating
+    layerRouting_.assign(c.block_count, {});
+    for (auto& lr : layerRouting_) {
+        lr.params.k = c.expert_used_count;
+        lr.params.kMax = c.expert_used_count;
+        lr.params.normalize = c.expert_weights_norm;
+    }
+    return {};
+}
+
+Status VkForward::recordLayer(vk::Commands& cmd, uint32_t il, uint32_t nTok, uint32_t pos0) {
+    const ModelConfig& c = model_.cfg;
+    const DeviceLayer& L = w_->layers[il];
+    const uint32_t E = c.embedding_length, H = c.head_count, KV = c.head_count_kv, D = c.head_dim;
+    const uint32_t NE = c.expert_count, F = c.expert_feed_forward_length, FS = c.expert_shared_feed_forward_length;
+    const uint32_t KC = std::min<uint32_t>(NE, kRouteCap);
+    const float eps = c.layer_norm_rms_epsilon;
+    const uint32_t nRot = c.rope_dimension_count ? c.rope_dimension_count : D;
+    auto& d = dev_;
+
+    // attention rmsnorm
+    MOE_TRY(rmsNorm(d, cmd, x_.address(), L.attn_norm.address(), xn_.address(), nTok, E, eps));
+    cmd.barrier();
+    // q, k, v projections (+ biases)
+    MOE_TRY(mulMat(d, cmd, L.wq.type, L.wq.address(), H * D, E, xn_.address(), E, q_.address(), H * D, nTok));
+    MOE_TRY(mulMat(d, cmd, L.wk.type, L.wk.address(), KV * D, E, xn_.address(), E, k_.address(), KV * D, nTok));
+    MOE_TRY(mulMat(d, cmd, L.wv.type, L.wv.address(), KV * D, E, xn_.address(), E, v_.address(), KV * D, nTok));
+    cmd.barrier();
+    if (L.bq) {
+        MOE_TRY(eltwise(d, cmd, Eltwise::Add, q_.address(), L.bq.address(), q_.address(), nTok, H * D, H * D, 0, H * D));
+        MOE_TRY(eltwise(d, cmd, Eltwise::Add, k_.address(), L.bk.address(), k_.address(), nTok, KV * D, KV * D, 0, KV * D));
+        MOE_TRY(eltwise(d, cmd, Eltwise::Add, v_.address(), L.bv.address(), v_.address(), nTok, KV * D, KV * D, 0, KV * D));
+        cmd.barrier();
+    }
+    // q/k norms: per head (qwen3moe) or over the whole projection (olmoe)
+    if (L.q_norm) {
+        if (c.qk_norm_per_head) {
+            MOE_TRY(rmsNorm(d, cmd, q_.address(), L.q_norm.address(), q_.address(), nTok * H, D, eps));
+            MOE_TRY(rmsNorm(d, cmd, k_.address(), L.k_norm.address(), k_.address(), nTok * KV, D, eps));
+        } else {
+            MOE_TRY(rmsNorm(d, cmd, q_.address(), L.q_norm.address(), q_.address(), nTok, H * D, eps));
+            MOE_TRY(rmsNorm(d, cmd, k_.address(), L.k_norm.address(), k_.address(), nTok, KV * D, eps));
+        }
+        cmd.barrier();
+    }
+    // rope
+    MOE_TRY(rope(d, cmd, q_.address(), nTok, H, D, positions_.address(), nRot, c.rope_freq_base, c.rope_neox));
+    MOE_TRY(rope(d, cmd, k_.address(), nTok, KV, D, positions_.address(), nRot, c.rope_freq_base, c.rope_neox));
+    cmd.barrier();
+    // KV cache write
+    const uint64_t kvRow = uint64_t(KV) * D * 4;
+    MOE_TRY(copyRows(d, cmd, k_.address(), KV * D, kCache_[il].address() + pos0 * kvRow, KV * D, nTok, KV * D));
+    MOE_TRY(copyRows(d, cmd, v_.address(), KV * D, vCache_[il].address() + pos0 * kvRow, KV * D, nTok, KV * D));
+    cmd.barrier();
+    // attention over the cache
+    AttentionArgs a;
+    a.q = q_.address();
+    a.k = kCache_[il].address();
+    a.v = vCache_[il].address();
+    a.out = attnOut_.address();
+    a.nTok = nTok;
+    a.nHead = H;
+    a.nHeadKv = KV;
+    a.headDim = D;
+    a.pos0 = pos0;
+    a.scratch = attnScratch_.address();
+    a.scratchBytes = attnScratch_.size();
+    MOE_TRY(attention(d, cmd, a));
+    cmd.barrier();
+    // output projection + residual
+    MOE_TRY(mulMat(d, cmd, L.wo.type, L.wo.address(), E, H * D, attnOut_.address(), H * D, tmp_.address(), E, nTok));
+    cmd.barrier();
+    MOE_TRY(add(d, cmd, x_.address(), tmp_.address(), x_.address(), nTok * E));
+    cmd.barrier();
+
+    // ffn rmsnorm
+    MOE_TRY(rmsNorm(d, cmd, x_.address(), L.ffn_norm.address(), xn_.address(), nTok, E, eps));
+    cmd.barrier();
+    // router: logits, then top-k (or the layer's policy) on the GPU
+    MOE_TRY(mulMat(d, cmd, L.ffn_gate_inp.type, L.ffn_gate_inp.address(), NE, E, xn_.address(), E,
+                   routerLogits_.address(), NE, nTok));
+    // shared expert runs beside the router (reads xn only)
+    if (FS) {
+        MOE_TRY(mulMat(d, cmd, L.ffn_gate_shexp.type, L.ffn_gate_shexp.address(), FS, E, xn_.address(), E,
+                       shGate_.address(), FS, nTok));
+        MOE_TRY(mulMat(d, cmd, L.ffn_up_shexp.type, L.ffn_up_shexp.address(), FS, E, xn_.address(), E, shUp_.address(),
+                       FS, nTok));
+        if (L.ffn_gate_inp_shexp)
+            MOE_TRY(mulMat(d, cmd, L.ffn_gate_inp_shexp.type, L.ffn_gate_inp_shexp.address(), 1, E, xn_.address(), E,
+                           shG_.address(), 1, nTok));
+    }
+    cmd.barrier();
+    const GpuRouterParams& rp = layerRouting_[il].params;
+    const uint32_t K = rp.kMax;
+    const uint64_t slice = uint64_t(il) * maxBatch_;
+    const uint64_t ids = rIds_.address() + slice * KC * 4;  // rows of width K inside a KC-wide slice
+    const uint64_t wts = rWeights_.address() + slice * KC * 4;
+    MOE_TRY(route(d, cmd, rp, routerLogits_.address(), nTok, NE, ids, wts, rCounts_.address() + slice * 4,
+                  rProbs_.address() + slice * NE * 4));
+    if (FS) MOE_TRY(swiglu(d, cmd, shGate_.address(), shUp_.address(), shAct_.address(), nTok * FS));
+    cmd.barrier();
+    if (FS)
+        MOE_TRY(mulMat(d, cmd, L.ffn_down_shexp.type, L.ffn_down_shexp.address(), E, FS, shAct_.address(), FS,
+                       shOut_.address(), E, nTok));
+    // routed experts: direct for a single token, grouped by expert for batches
+    const uint64_t gateStride = uint64_t(F) * rowBytes(L.ffn_gate_exps.type, E);
+    const uint64_t upStride = uint64_t(F) * rowBytes(L.ffn_up_exps.type, E);
+    const uint64_t downStride = uint64_t(E) * rowBytes(L.ffn_down_exps.type, F);
+    if (nTok == 1) {
+        MOE_TRY(mulMatMoeDirect(d, cmd, L.ffn_gate_exps.type, L.ffn_gate_exps.address(), gateStride, F, E, xn_.address(),
+                                false, ids, K, gate_.address(), nTok));
+        MOE_TRY(mulMatMoeDirect(d, cmd, L.ffn_up_exps.type, L.ffn_up_exps.address(), upStride, F, E, xn_.address(), false,
+                                ids, K, up_.address(), nTok));
+        cmd.barrier();
+        MOE_TRY(swiglu(d, cmd, gate_.address(), up_.address(), act_.address(), nTok * K * F));
+        cmd.barrier();
+        MOE_TRY(mulMatMoeDirect(d, cmd, L.ffn_down_exps.type, L.ffn_down_exps.address(), downStride, E, F,
+                                act_.address(), true, ids, K, down_.address(), nTok));
+    } else {
+        MOE_TRY(moeGroup(d, cmd, ids, nTok, K, NE, groups_.address()));
+        // rows of empty slots (policies that select fewer than K) are not written by the grouped kernels
+        cmd.fill(act_, 0, uint64_t(nTok) * K * F * 4, 0);
+        cmd.fill(down_, 0, uint64_t(nTok) * K * E * 4, 0);
+        cmd.barrier();
+        MOE_TRY(mulMatMoeGrouped(d, cmd, L.ffn_gate_exps.type, L.ffn_gate_exps.address(), gateStride, F, E,
+                                 xn_.address(), false, groups_.address(), NE, K, gate_.address(), nTok));
+        MOE_TRY(mulMatMoeGrouped(d, cmd, L.ffn_up_exps.type, L.ffn_up_exps.address(), upStride, F, E, xn_.address(),
+                                 false, groups_.address(), NE, K, up_.address(), nTok));
+        cmd.barrier();
+        MOE_TRY(swiglu(d, cmd, gate_.address(), up_.address(), act_.address(), nTok * K * F));
+        cmd.barrier();
+        MOE_TRY(mulMatMoeGrouped(d, cmd, L.ffn_down_exps.type, L.ffn_down_exps.address(), downStride, E, F,
+                                 act_.address(), true, groups_.address(), NE, K, down_.address(), nTok));
+    }
+    cmd.barrier();
+    // weighted sum of experts (+ gated shared expert) into the residual
+    MOE_TRY(moeCombine(d, cmd, down_.address(), wts, x_.address(), nTok, K, E, true, FS ? shOut_.address() : 0,
+                       (FS && L.ffn_gate_inp_shexp) ? shG_.address() : 0));
+    cmd.barrier();
+    return {};
+}
+
+Status VkForward::recordBatch(vk::Commands& cmd, uint32_t nTok, uint32_t pos0, bool allLogits) {
+    const ModelConfig& c = model_.cfg;
+    const uint32_t E = c.embedding_length;
+    auto& d = dev_;
+    // token embedding
+    MOE_TRY(getRows(d, cmd, w_->token_embd.type, w_->token_embd.address(), c.n_vocab, E, tokens_.address(), nTok,
+                    x_.address()));
+    cmd.barrier();
+    for (uint32_t il = 0; il < c.block_count; ++il) MOE_TRY(recordLayer(cmd, il, nTok, pos0));
+    // final norm -> lm head -> logits (host-visible)
+    const DeviceTensor& out = w_->output ? w_->output : w_->token_embd;
+    const uint32_t first = allLogits ? 0 : nTok - 1, n = allLogits ? nTok : 1;
+    MOE_TRY(rmsNorm(d, cmd, x_.address() + uint64_t(first) * E * 4, w_->output_norm.address(), xn_.address(), n, E,
+                    c.layer_norm_rms_epsilon));
+    cmd.barrier();
+    MOE_TRY(mulMat(d, cmd, out.type, out.address(), c.n_vocab, E, xn_.address(), E, logits_.address(), c.n_vocab, n));
+    cmd.hostBarrier();
+    return {};
+}
+
+Status VkForward::forward(const int32_t* tokens, uint32_t nTok, uint32_t pos0, float* logits, bool allLogits) {
+    const ModelConfig& c = model_.cfg;
+    if (nTok == 0) return makeError("no tokens to evaluate");
+    if (uint64_t(pos0) + nTok > nCtx_)
+        return makeError("context length " + std::to_string(nCtx_) + " exceeded (" + std::to_string(pos0 + nTok) +
+                         " tokens)");
+    for (uint32_t i = 0; i < nTok; ++i)
+        if (tokens[i] < 0 || uint32_t(tokens[i]) >= c.n_vocab)
+            return makeError("token id " + std::to_string(tokens[i]) + " outside the vocabulary (" +
+                             std::to_string(c.n_vocab) + ")");
+    const uint32_t L = c.block_count, NE = c.expert_count, KC = std::min<uint32_t>(NE, kRouteCap);
+    routing_ = RoutingRecord{};
+    routing_.nLayer = L;
+    routing_.nExpert = NE;
+    routing_.kMax = 0;
+    for (auto& lr : layerRouting_) routing_.kMax = std::max(routing_.kMax, lr.params.kMax);
+    kernelTimes_.clear();
+    lastStepMs_ = 0;
+    std::vector<std::vector<int32_t>> ids(L), counts(L);
+    std::vector<std::vector<float>> wts(L), probs(L);
+    for (uint32_t done = 0; done < nTok;) {
+        const uint32_t n = std::min(maxBatch_, nTok - done);
+        std::memcpy(tokens_.mapped(), tokens + done, n * 4);
+        for (uint32_t i = 0; i < n; ++i) positions_.as<int32_t>()[i] = int32_t(pos0 + done + i);
+        const bool last = done + n == nTok;
+        vk::Commands cmd(dev_, profile_ ? 4096 : 0);
+        MOE_TRY(recordBatch(cmd, n, pos0 + done, allLogits || !last ? allLogits : false));
+        auto t0 = std::chrono::steady_clock::now();
+        MOE_TRY(cmd.submitAndWait());
+        lastStepMs_ += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        if (profile_) {
+            auto kt = cmd.kernelTimes();
+            kernelTimes_.insert(kernelTimes_.end(), kt.begin(), kt.end());
+        }
+        if (allLogits)
+            std::memcpy(logits + size_t(done) * c.n_vocab, logits_.mapped(), size_t(n) * c.n_vocab * 4);
+        else if (last)
+            std::memcpy(logits, logits_.mapped(), size_t(c.n_vocab) * 4);
+        // routing record of this batch
+        for (uint32_t il = 0; il < L; ++il) {
+            const uint32_t K = layerRouting_[il].params.kMax;
+            const uint64_t slice = uint64_t(il) * maxBatch_;
+            const int32_t* rid = rIds_.as<int32_t>() + slice * KC;
+            const float* rw = rWeights_.as<float>() + slice * KC;
+            for (uint32_t t = 0; t < n; ++t)
+                for (uint32_t j = 0; j < routing_.kMax; ++j) {
+                    ids[il].push_back(j < K ? rid[t * K + j] : -1);
+                    wts[il].push_back(j < K ? rw[t * K + j] : 0.0f);
+                }
+            counts[il].insert(counts[il].end(), rCounts_.as<int32_t>() + slice, rCounts_.as<int32_t>() + slice + n);
+            const float* rp = rProbs_.as<float>() + slice * NE;
+            probs[il].insert(probs[il].end(), rp, rp + size_t(n) * NE);
+        }
+        done += n;
+    }
+    routing_.nTok = nTok;
+    for (uint32_t il = 0; il < L; ++il) {
+        routing_.ids.insert(routing_.ids.end(), ids[il].begin(), ids[il].end());
+        routing_.weights.insert(routing_.weights.end(), wts[il].begin(), wts[il].end());
+        routing_.counts.insert(routing_.counts.end(), counts[il].begin(), counts[il].end());
+        routing_.probs.insert(routing_.probs.end(), probs[il].begin(), probs[il].end());
+    }
+    return {};
+}
+
+}  // namespace moe::rt

@@ -1,0 +1,107 @@
+// The Vulkan forward pass: model weights resident on the device, a KV cache per layer, and
+// one command buffer per step (prefill batch or decode token). Logits and the routing record
+// are written to host-visible memory and read after the step completes.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "core/result.h"
+#include "model/model.h"
+#include "runtime/kernels_moe.h"
+#include "vk/commands.h"
+#include "vk/device.h"
+
+namespace moe::rt {
+
+// One weight tensor on the device.
+struct DeviceTensor {
+    vk::Buffer buf;
+    GgmlType type = GgmlType::F32;
+    uint64_t address() const { return buf.address(); }
+    explicit operator bool() const { return buf.valid(); }
+};
+
+struct DeviceLayer {
+    DeviceTensor attn_norm, wq, wk, wv, bq, bk, bv, wo, q_norm, k_norm, ffn_norm;
+    DeviceTensor ffn_gate_inp, ffn_gate_exps, ffn_up_exps, ffn_down_exps;
+    DeviceTensor ffn_gate_inp_shexp, ffn_gate_shexp, ffn_up_shexp, ffn_down_shexp;
+};
+
+// Weights uploaded once; 1-D tensors (norms, biases, gates) are converted to F32.
+struct DeviceWeights {
+    DeviceTensor token_embd, output_norm, output;
+    std::vector<DeviceLayer> layers;
+    static Result<std::unique_ptr<DeviceWeights>> upload(vk::Device& dev, const Model& model);
+};
+
+// Router configuration of one layer on the device (policies of the routing lab).
+struct LayerRouting {
+    GpuRouterParams params;
+};
+
+// Routing of one step, per layer and token (host copies).
+struct RoutingRecord {
+    uint32_t nTok = 0, nLayer = 0, kMax = 0, nExpert = 0;
+    std::vector<int32_t> ids;      // (nLayer, nTok, kMax), -1 padded
+    std::vector<float> weights;    // (nLayer, nTok, kMax)
+    std::vector<int32_t> counts;   // (nLayer, nTok)
+    std::vector<float> probs;      // (nLayer, nTok, nExpert)
+};
+
+struct ForwardOptions {
+    uint32_t nCtx = 0;        // 0: model context length (capped at 4096)
+    uint32_t maxBatch = 64;   // tokens per prefill dispatch
+    bool profile = false;     // GPU timestamps per dispatch
+};
+
+class VkForward {
+public:
+    static Result<std::unique_ptr<VkForward>> create(vk::Device& dev, const Model& model, const ForwardOptions& opts);
+
+    // Runs tokens at positions [pos0, pos0 + nTok): prefill in batches of maxBatch, decode when
+    // nTok == 1. logits: (nTok, n_vocab) when allLogits, else (n_vocab) of the last token.
+    // Passing the context length is an error (nothing is truncated).
+    Status forward(const int32_t* tokens, uint32_t nTok, uint32_t pos0, float* logits, bool allLogits);
+
+    uint32_t nCtx() const { return nCtx_; }
+    const Model& model() const { return model_; }
+    vk::Device& device() { return dev_; }
+    // Routing of the tokens of the last forward() call (all batches).
+    const RoutingRecord& lastRouting() const { return routing_; }
+    // Per-layer routing policy; applies from the next step.
+    std::vector<LayerRouting>& routing() { return layerRouting_; }
+    // GPU time per kernel of the last step (profile option).
+    const std::vector<vk::KernelTime>& lastKernelTimes() const { return kernelTimes_; }
+    double lastStepMs() const { return lastStepMs_; }
+
+private:
+    VkForward(vk::Device& dev, const Model& model) : dev_(dev), model_(model) {}
+    Status allocate(const ForwardOptions& opts);
+    Status recordBatch(vk::Commands& cmd, uint32_t nTok, uint32_t pos0, bool allLogits);
+    Status recordLayer(vk::Commands& cmd, uint32_t il, uint32_t nTok, uint32_t pos0);
+
+    vk::Device& dev_;
+    const Model& model_;
+    std::unique_ptr<DeviceWeights> w_;
+    uint32_t nCtx_ = 0, maxBatch_ = 0;
+    bool profile_ = false;
+    std::vector<LayerRouting> layerRouting_;
+    std::vector<vk::Buffer> routerBufs_;  // per-layer mask/bias/etc. uploads
+
+    // activations (maxBatch rows)
+    vk::Buffer x_, xn_, q_, k_, v_, attnOut_, tmp_;
+    vk::Buffer routerLogits_, groups_;
+    vk::Buffer gate_, up_, act_, down_;
+    vk::Buffer shGate_, shUp_, shAct_, shOut_, shG_;
+    vk::Buffer attnScratch_;
+    std::vector<vk::Buffer> kCache_, vCache_;
+    // host-visible
+    vk::Buffer tokens_, positions_, logits_;
+    vk::Buffer rIds_, rWeights_, rCounts_, rProbs_;  // (nLayer, maxBatch, ...)
+    RoutingRecord routing_;
+    std::vector<vk::KernelTime> kernelTimes_;
+    double lastStepMs_ = 0;
+};
+
+}  // namespace moe::rt
