@@ -53,15 +53,15 @@ struct SoftmaxPush {
 // (head gx, token gy, split gz). Token t sits at position pos0 + t and sees keys [0, pos0 + t].
 //   q:    (nTok, nHead, headDim), token rows qStride apart (heads contiguous)
 //   k, v: (nCtx, nHeadKv, headDim), positions kvStride apart; head h reads kv head h / (nHead / nHeadKv)
-//   out:  (nTok, nHead, headDim) contiguous
-// nSplit == 1: out is written directly. nSplit > 1: split s covers keys [s*chunk, (s+1)*chunk) and
+//   o:    (nTok, nHead, headDim) contiguous (the output)
+// nSplit == 1: o is written directly. nSplit > 1: split s covers keys [s*chunk, (s+1)*chunk) and
 // writes a partial (max m, sum l, acc[headDim]) to scratch at ((t*nHead + h)*nSplit + s)*(headDim+2);
-// attention_combine.comp merges the partials into out.
+// attention_combine.comp merges the partials into o.
 struct AttentionPush {
     PC_ADDR q;
     PC_ADDR k;
     PC_ADDR v;
-    PC_ADDR out;
+    PC_ADDR o;
     PC_ADDR scratch;
     PC_U32 nTok;
     PC_U32 nHead;
@@ -75,23 +75,23 @@ struct AttentionPush {
     PC_F32 kqScale;   // > 0
 };
 
-// eltwise.comp: out[r, i] = op(a[r, i], b[r, i]) over (rows, n), each operand with its own row
+// eltwise.comp: o[r, i] = op(a[r, i], b[r, i]) over (rows, n), each operand with its own row
 // stride; bStride == 0 broadcasts one row of b over all rows. The op is specialization constant 1.
 #define ELTWISE_ADD 0u         // a + b
 #define ELTWISE_MUL 1u         // a * b
 #define ELTWISE_SCALE 2u       // a * s
 #define ELTWISE_SWIGLU 3u      // silu(a) * b
-#define ELTWISE_ADD_SCALED 4u  // a + s * b   (y += s * x with out = a = y, b = x)
+#define ELTWISE_ADD_SCALED 4u  // a + s * b   (y += s * x with o = a = y, b = x)
 #define ELTWISE_COPY 5u        // a
 struct EltwisePush {
     PC_ADDR a;
     PC_ADDR b;
-    PC_ADDR out;
+    PC_ADDR o;
     PC_U32 rows;
     PC_U32 n;
     PC_U32 aStride;
     PC_U32 bStride;
-    PC_U32 outStride;
+    PC_U32 oStride;
     PC_F32 s;
 };
 
