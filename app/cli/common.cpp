@@ -1,0 +1,93 @@
+// Shared CLI plumbing.
+#include "cli/common.h"
+
+#include <cstdio>
+#include <filesystem>
+
+#include "cli/commands.h"
+
+#ifdef __linux__
+#include <unistd.h>
+#endif
+
+namespace moe::cli {
+
+void addModelFlags(CLI::App* cmd, ModelFlags& f, bool withBackend) {
+    cmd->add_option("-m,--model", f.modelPath, "GGUF model file (default: the bundled model)");
+    if (!withBackend) return;
+    cmd->add_option("--device", f.backend.device, "Vulkan device index (see 'moescope devices')");
+    cmd->add_flag("--cpu", f.backend.cpu, "run the CPU reference instead of Vulkan");
+    cmd->add_option("--ctx", f.backend.nCtx, "context size in tokens (default: the model's, at most 4096)");
+    cmd->add_option("--batch", f.backend.maxBatch, "prefill batch size")->check(CLI::Range(1, 4096));
+    cmd->add_flag("--validation", f.backend.validation, "enable the Vulkan validation layer");
+}
+
+std::string defaultModelPath() {
+    namespace fs = std::filesystem;
+    const char* name = "moescope-tiny.gguf";
+#ifdef __linux__
+    char buf[4096];
+    ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+    if (n > 0) {
+        buf[n] = 0;
+        fs::path exe(buf);
+        for (fs::path p : {exe.parent_path() / "assets", exe.parent_path().parent_path() / "assets",
+                           exe.parent_path().parent_path() / "share/moescope/assets"})
+            if (fs::exists(p / name)) return (p / name).string();
+    }
+#endif
+    fs::path src = fs::path(MOESCOPE_SOURCE_DIR) / "assets" / name;
+    return src.string();
+}
+
+void fail(const std::string& message) {
+    std::fprintf(stderr, "moescope: error: %s\n", message.c_str());
+    exitCode() = 1;
+}
+
+std::unique_ptr<Model> loadModelOrFail(const ModelFlags& f) {
+    std::string path = f.modelPath.empty() ? defaultModelPath() : f.modelPath;
+    if (f.modelPath.empty() && !std::filesystem::exists(path)) {
+        fail("no model given and the bundled model is missing (" + path + "); pass -m FILE");
+        return nullptr;
+    }
+    auto m = loadModel(path);
+    if (!m.ok()) {
+        fail(m.error().message);
+        return nullptr;
+    }
+    return std::move(m).value();
+}
+
+std::unique_ptr<rt::Backend> createBackendOrFail(const Model& m, const ModelFlags& f) {
+    auto b = rt::createBackend(m, f.backend);
+    if (!b.ok()) {
+        fail(b.error().message);
+        return nullptr;
+    }
+    return std::move(b).value();
+}
+
+std::string jsonEscape(const std::string& s) {
+    std::string o;
+    for (unsigned char c : s) {
+        switch (c) {
+            case '"': o += "\\\""; break;
+            case '\\': o += "\\\\"; break;
+            case '\n': o += "\\n"; break;
+            case '\r': o += "\\r"; break;
+            case '\t': o += "\\t"; break;
+            default:
+                if (c < 0x20) {
+                    char b[8];
+                    std::snprintf(b, sizeof b, "\\u%04x", c);
+                    o += b;
+                } else {
+                    o += char(c);
+                }
+        }
+    }
+    return o;
+}
+
+}  // namespace moe::cli
