@@ -1,0 +1,395 @@
+// Model loader and synthetic model generator: every architecture in F32, Q8_0 and a mixed
+// per-tensor quantization loads with the right hyper-parameters, tensors and tokenizer; broken
+// files (unknown architecture, missing tensor, wrong shape, unsupported type, bad tokenizer)
+// give one error naming the problem.
+#include <doctest/doctest.h>
+
+#include <cstring>
+#include <fstream>
+#include <iterator>
+
+#include "cpu/quant.h"
+#include "synth_models.h"
+#include "tokenizer/chat_template.h"
+
+using namespace moe;
+using namespace moe::test;
+
+namespace {
+
+const Arch kArchs[] = {Arch::Llama, Arch::Qwen2Moe, Arch::Qwen3Moe, Arch::Olmoe};
+
+std::string loadError(const std::string& path) {
+    auto m = loadModel(path);
+    REQUIRE_FALSE(m.ok());
+    return m.error().message;
+}
+
+// Sum of the elements of every tensor in the file.
+uint64_t fileElements(const GgufFile& f) {
+    uint64_t n = 0;
+    for (const GgufTensor& t : f.tensors()) n += t.nElements;
+    return n;
+}
+
+void checkConfig(const Model& m, const SynthSpec& s) {
+    const ModelConfig& c = m.cfg;
+    CHECK(c.arch == s.arch);
+    CHECK(c.name == "synth-" + std::string(archName(s.arch)));
+    CHECK(c.n_vocab == s.n_vocab_target);
+    CHECK(c.context_length == s.n_ctx);
+    CHECK(c.embedding_length == s.n_embd);
+    CHECK(c.block_count == s.n_layer);
+    CHECK(c.head_count == s.n_head);
+    CHECK(c.head_count_kv == s.n_head_kv);
+    CHECK(c.head_dim == s.head_dim);
+    CHECK(c.rope_dimension_count == s.head_dim);
+    CHECK(c.expert_count == s.n_expert);
+    CHECK(c.expert_used_count == s.n_expert_used);
+    CHECK(c.expert_feed_forward_length == s.n_ff_exp);
+    CHECK(c.layer_norm_rms_epsilon == s.rms_eps);
+    CHECK(c.rope_freq_base == s.rope_freq_base);
+    CHECK(c.rope_neox == (s.arch != Arch::Llama));
+    CHECK(c.expert_weights_norm == (s.arch == Arch::Llama || s.arch == Arch::Qwen3Moe));
+    CHECK(c.qk_norm == (s.arch == Arch::Qwen3Moe || s.arch == Arch::Olmoe));
+    CHECK(c.qk_norm_per_head == (s.arch == Arch::Qwen3Moe));
+    CHECK(c.attn_bias == (s.arch == Arch::Qwen2Moe));
+    CHECK(c.expert_shared_count == (s.arch == Arch::Qwen2Moe ? 1u : 0u));
+    CHECK(c.expert_shared_feed_forward_length == (s.arch == Arch::Qwen2Moe ? s.n_ff_shexp : 0u));
+    CHECK(c.output_tied == s.tiedOutput);
+    REQUIRE(m.layers.size() == s.n_layer);
+    const LayerWeights& l = m.layers.back();
+    CHECK(l.wq.ne[0] == s.n_embd);
+    CHECK(l.wq.ne[1] == int64_t(s.n_head * s.head_dim));
+    CHECK(l.ffn_down_exps.ne[0] == s.n_ff_exp);
+    CHECK(l.ffn_down_exps.ne[2] == s.n_expert);
+    CHECK(bool(l.q_norm) == c.qk_norm);
+    CHECK(bool(l.ffn_gate_inp_shexp) == (s.arch == Arch::Qwen2Moe));
+    CHECK(m.paramsTotal() == fileElements(m.file));
+    const uint64_t perExpert = 3ull * s.n_ff_exp * s.n_embd;
+    CHECK(m.paramsActive() == m.paramsTotal() - uint64_t(s.n_layer) * (s.n_expert - s.n_expert_used) * perExpert);
+}
+
+void checkTokenizer(const Model& m) {
+    REQUIRE(m.tokenizer);
+    const Tokenizer& t = *m.tokenizer;
+    CHECK(t.vocabSize() == int32_t(m.cfg.n_vocab));
+    const std::string text = "The children ran to the market at 9, laughing: \"Hello, world!\" \xF0\x9F\x99\x82";
+    auto ids = t.encode(text, false, false);
+    CHECK(ids.size() * 3 < text.size() * 2);  // merges were learned: well under one token per byte
+    CHECK(t.decode(ids) == text);
+    ChatTemplate tmpl = ChatTemplate::forTokenizer(t);
+    CHECK(tmpl.warning().empty());
+    switch (m.cfg.arch) {
+        case Arch::Llama:
+            CHECK(t.kind() == Tokenizer::Kind::Spm);
+            CHECK(tmpl.family() == ChatFamily::Mistral);
+            CHECK(t.addBos());
+            break;
+        case Arch::Qwen2Moe:
+        case Arch::Qwen3Moe: {
+            CHECK(t.kind() == Tokenizer::Kind::Bpe);
+            CHECK(t.preFamily() == "qwen2");
+            CHECK(tmpl.family() == ChatFamily::ChatML);
+            auto s = t.encode("<|im_start|>user\nhi<|im_end|>", false, true);
+            REQUIRE(s.size() >= 3);
+            CHECK(t.tokenText(s.front()) == "<|im_start|>");
+            CHECK(t.tokenText(s.back()) == "<|im_end|>");
+            CHECK(t.isEog(s.back()));
+            break;
+        }
+        case Arch::Olmoe:
+            CHECK(t.kind() == Tokenizer::Kind::Bpe);
+            CHECK(t.preFamily() == "gpt2");
+            CHECK(tmpl.family() == ChatFamily::Tulu);
+            REQUIRE(t.eos());
+            CHECK(t.tokenText(*t.eos()) == "<|endoftext|>");
+            break;
+    }
+}
+
+}  // namespace
+
+TEST_CASE("every architecture loads in F32 and Q8_0 with its hyper-parameters and tokenizer") {
+    for (Arch a : kArchs) {
+        for (GgmlType type : {GgmlType::F32, GgmlType::Q8_0}) {
+            SynthSpec s = synthSpecFor(a);
+            s.weightType = type;
+            const std::string arch = archName(a);
+            CAPTURE(arch);
+            const std::string type_ = typeName(type);
+            CAPTURE(type_);
+            auto m = loadSynth(std::string(archName(a)) + "_" + typeName(type), s);
+            checkConfig(*m, s);
+            CHECK(m->layers[0].wq.type == type);
+            CHECK(m->layers[0].ffn_gate_inp.type == type);
+            CHECK(m->layers[0].ffn_down_exps.type == type);
+            CHECK(m->token_embd.type == type);
+            CHECK(m->layers[0].attn_norm.type == GgmlType::F32);
+            checkTokenizer(*m);
+        }
+    }
+}
+
+TEST_CASE("mixed quantization: per-tensor types as real quantized files have them") {
+    for (Arch a : kArchs) {
+        SynthSpec s = synthSpecFor(a);
+        s.mixed = true;
+        s.n_embd = 256, s.n_ff_exp = 256, s.n_ff_shexp = 256, s.n_layer = 1;
+        s.head_dim = a == Arch::Qwen3Moe ? 32 : s.n_embd / s.n_head;
+        const std::string arch = archName(a);
+            CAPTURE(arch);
+        auto m = loadSynth(std::string(archName(a)) + "_mixed", s);
+        checkConfig(*m, s);
+        const LayerWeights& l = m->layers[0];
+        CHECK(l.wq.type == GgmlType::Q8_0);
+        CHECK(l.wo.type == GgmlType::Q8_0);
+        CHECK(l.ffn_gate_inp.type == GgmlType::F32);
+        CHECK(l.ffn_gate_exps.type == GgmlType::Q4_K);
+        CHECK(l.ffn_up_exps.type == GgmlType::Q4_K);
+        CHECK(l.ffn_down_exps.type == GgmlType::Q6_K);
+        CHECK(m->output.type == GgmlType::Q6_K);
+        CHECK(m->token_embd.type == GgmlType::Q8_0);
+        if (a == Arch::Qwen2Moe) {
+            CHECK(l.ffn_gate_inp_shexp.type == GgmlType::F32);
+            CHECK(l.ffn_down_shexp.type == GgmlType::Q6_K);
+        }
+        CHECK(m->file.findU32("general.file_type") == 15u);
+    }
+}
+
+TEST_CASE("other weight types and a tied lm head") {
+    for (GgmlType type : {GgmlType::F16, GgmlType::BF16, GgmlType::Q4_0}) {
+        SynthSpec s = synthSpecFor(Arch::Qwen3Moe);
+        s.weightType = type;
+        s.tiedOutput = true;
+        const std::string type_ = typeName(type);
+            CAPTURE(type_);
+        auto m = loadSynth(std::string("tied_") + typeName(type), s);
+        checkConfig(*m, s);
+        CHECK(m->cfg.output_tied);
+        CHECK(m->output.data == m->token_embd.data);
+        CHECK(m->output.type == type);
+    }
+    SynthSpec bad = synthSpecFor(Arch::Olmoe);
+    bad.weightType = GgmlType::Q4_K;  // n_embd 64 is not a multiple of 256
+    Status st = writeSynthModel(bad, (synthDir() / "bad.gguf").string());
+    REQUIRE_FALSE(st.ok());
+    CHECK(st.message().find("block size 256") != std::string::npos);
+}
+
+TEST_CASE("generation is deterministic and independent of the thread count") {
+    SynthSpec s = synthSpecFor(Arch::Qwen2Moe);
+    s.weightType = GgmlType::Q8_0;
+    auto read = [](const std::string& p) {
+        std::ifstream in(p, std::ios::binary);
+        return std::vector<char>(std::istreambuf_iterator<char>(in), {});
+    };
+    s.threads = 1;
+    const std::string a = (synthDir() / "det_a.gguf").string(), b = (synthDir() / "det_b.gguf").string();
+    REQUIRE(writeSynthModel(s, a).ok());
+    s.threads = 3;
+    REQUIRE(writeSynthModel(s, b).ok());
+    CHECK(read(a) == read(b));
+    s.seed = 2;
+    REQUIRE(writeSynthModel(s, b).ok());
+    CHECK(read(a) != read(b));
+}
+
+TEST_CASE("archName and archFromName round trip") {
+    for (Arch a : kArchs) CHECK(archFromName(archName(a)) == a);
+    CHECK_FALSE(archFromName("mixtral").has_value());
+}
+
+TEST_CASE("malformed and unsupported files give errors naming the problem") {
+    const std::string src = synthModelPath("err_src", synthSpecFor(Arch::Qwen2Moe));
+    const std::string llamaSrc = synthModelPath("err_llama", synthSpecFor(Arch::Llama));
+    const std::string dst = (synthDir() / "err.gguf").string();
+    using V = GgufWriter::Value;
+
+    SUBCASE("unknown architecture") {
+        GgufRewrite r;
+        r.key = [](std::string_view k, const GgufValue& v) -> std::optional<V> {
+            if (k == "general.architecture") return V::string("gptx");
+            return toWriterValue(v);
+        };
+        r.run(src, dst);
+        std::string e = loadError(dst);
+        CHECK(e.find("unsupported architecture 'gptx'") != std::string::npos);
+        CHECK(e.find(dst) != std::string::npos);
+    }
+    SUBCASE("llama without experts") {
+        GgufRewrite r;
+        r.key = [](std::string_view k, const GgufValue& v) -> std::optional<V> {
+            if (k == "llama.expert_count" || k == "llama.expert_used_count") return std::nullopt;
+            return toWriterValue(v);
+        };
+        r.run(llamaSrc, dst);
+        CHECK(loadError(dst).find("llama without experts is not a MoE model") != std::string::npos);
+    }
+    SUBCASE("missing key") {
+        GgufRewrite r;
+        r.key = [](std::string_view k, const GgufValue& v) -> std::optional<V> {
+            if (k == "qwen2moe.attention.layer_norm_rms_epsilon") return std::nullopt;
+            return toWriterValue(v);
+        };
+        r.run(src, dst);
+        CHECK(loadError(dst).find("qwen2moe.attention.layer_norm_rms_epsilon") != std::string::npos);
+    }
+    SUBCASE("missing tensor") {
+        GgufRewrite r;
+        r.tensor = [](std::string_view n, std::optional<TensorEdit>&) { return n != "blk.1.ffn_up_exps.weight"; };
+        r.run(src, dst);
+        CHECK(loadError(dst).find("missing tensor 'blk.1.ffn_up_exps.weight'") != std::string::npos);
+    }
+    SUBCASE("missing shared expert tensor") {
+        GgufRewrite r;
+        r.tensor = [](std::string_view n, std::optional<TensorEdit>&) { return n != "blk.0.ffn_gate_inp_shexp.weight"; };
+        r.run(src, dst);
+        CHECK(loadError(dst).find("missing tensor 'blk.0.ffn_gate_inp_shexp.weight'") != std::string::npos);
+    }
+    SUBCASE("wrong shape") {
+        GgufRewrite r;
+        r.tensor = [](std::string_view n, std::optional<TensorEdit>& e) {
+            if (n == "blk.0.attn_k.weight") e = TensorEdit{GgmlType::F32, {64, 32}};
+            return true;
+        };
+        r.run(src, dst);
+        std::string e = loadError(dst);
+        CHECK(e.find("tensor 'blk.0.attn_k.weight' has shape [64, 32], expected [64, 64]") != std::string::npos);
+    }
+    SUBCASE("unsupported tensor type") {
+        GgufRewrite r;
+        r.tensor = [](std::string_view n, std::optional<TensorEdit>& e) {
+            if (n == "blk.0.ffn_down_exps.weight") e = TensorEdit{GgmlType::Q5_K, {256, 64, 4}};
+            return true;
+        };
+        r.run(src, dst);
+        std::string e = loadError(dst);
+        CHECK(e.find("'blk.0.ffn_down_exps.weight' has unsupported type Q5_K") != std::string::npos);
+    }
+    SUBCASE("quantized norm") {
+        GgufRewrite r;
+        r.tensor = [](std::string_view n, std::optional<TensorEdit>& e) {
+            if (n == "blk.1.attn_norm.weight") e = TensorEdit{GgmlType::Q8_0, {64}};
+            return true;
+        };
+        r.run(src, dst);
+        CHECK(loadError(dst).find("'blk.1.attn_norm.weight' has type Q8_0; norm and bias vectors must be F32") !=
+              std::string::npos);
+    }
+    SUBCASE("old per-expert Mixtral layout") {
+        GgufRewrite r;
+        r.extraTensors.push_back({"blk.0.ffn_gate.0.weight", TensorEdit{GgmlType::F32, {64, 32}}});
+        r.run(llamaSrc, dst);
+        CHECK(loadError(dst).find("per-expert tensors") != std::string::npos);
+    }
+    SUBCASE("unknown tokenizer model") {
+        GgufRewrite r;
+        r.key = [](std::string_view k, const GgufValue& v) -> std::optional<V> {
+            if (k == "tokenizer.ggml.model") return V::string("bert");
+            return toWriterValue(v);
+        };
+        r.run(src, dst);
+        std::string e = loadError(dst);
+        CHECK(e.find("unsupported tokenizer model") != std::string::npos);
+        CHECK(e.find(dst) != std::string::npos);
+    }
+    SUBCASE("tokenizer without tokens") {
+        GgufRewrite r;
+        r.key = [](std::string_view k, const GgufValue& v) -> std::optional<V> {
+            if (k == "tokenizer.ggml.tokens") return std::nullopt;
+            return toWriterValue(v);
+        };
+        r.run(src, dst);
+        CHECK(loadError(dst).find("tokenizer.ggml.tokens") != std::string::npos);
+    }
+    SUBCASE("tokenizer size differs from the embedding rows") {
+        GgufRewrite r;
+        r.key = [](std::string_view k, const GgufValue& v) -> std::optional<V> {
+            if (k != "tokenizer.ggml.tokens") return toWriterValue(v);
+            V t = toWriterValue(v);
+            t.items.pop_back();
+            return t;
+        };
+        r.run(src, dst);
+        CHECK(loadError(dst).find("tokenizer has 511 tokens but token_embd.weight has 512 rows") != std::string::npos);
+    }
+    SUBCASE("bad special token id") {
+        GgufRewrite r;
+        r.key = [](std::string_view k, const GgufValue& v) -> std::optional<V> {
+            if (k == "tokenizer.ggml.eos_token_id") return V::u32(100000);
+            return toWriterValue(v);
+        };
+        r.run(src, dst);
+        CHECK(loadError(dst).find("eos_token_id = 100000 is out of range") != std::string::npos);
+    }
+    SUBCASE("unsupported gating function") {
+        GgufRewrite r;
+        r.extraKeys.push_back({"qwen2moe.expert_gating_func", V::u32(2)});
+        r.run(src, dst);
+        CHECK(loadError(dst).find("expert_gating_func 2 is not supported") != std::string::npos);
+    }
+    SUBCASE("k larger than the expert count") {
+        GgufRewrite r;
+        r.key = [](std::string_view k, const GgufValue& v) -> std::optional<V> {
+            if (k == "qwen2moe.expert_used_count") return V::u32(9);
+            return toWriterValue(v);
+        };
+        r.run(src, dst);
+        CHECK(loadError(dst).find("expert_used_count' = 9") != std::string::npos);
+    }
+    SUBCASE("absurd block count") {
+        GgufRewrite r;
+        r.key = [](std::string_view k, const GgufValue& v) -> std::optional<V> {
+            if (k == "qwen2moe.block_count") return V::u32(4000000000u);
+            return toWriterValue(v);
+        };
+        r.run(src, dst);
+        CHECK(loadError(dst).find("block_count 4000000000 does not match") != std::string::npos);
+    }
+    SUBCASE("one layer too many") {
+        GgufRewrite r;
+        r.key = [](std::string_view k, const GgufValue& v) -> std::optional<V> {
+            if (k == "qwen2moe.block_count") return V::u32(3);
+            return toWriterValue(v);
+        };
+        r.run(src, dst);
+        CHECK(loadError(dst).find("missing tensor 'blk.2.attn_norm.weight'") != std::string::npos);
+    }
+    SUBCASE("not a file") {
+        CHECK(loadError((synthDir() / "nope.gguf").string()).find("nope.gguf") != std::string::npos);
+    }
+}
+
+TEST_CASE("GgufWriter streamed tensors: write() and serialize() agree, fill errors propagate") {
+    GgufWriter w;
+    w.addString("general.architecture", "test");
+    const std::vector<float> a = {1, 2, 3, 4};
+    REQUIRE(w.addTensor("a", GgmlType::F32, {4}, {reinterpret_cast<const uint8_t*>(a.data()), 16}).ok());
+    const int64_t ne[] = {32, 3};
+    REQUIRE(w.addTensorStreamed("b", GgmlType::Q8_0, ne, [](std::span<uint8_t> out) -> Status {
+                 for (size_t i = 0; i < out.size(); ++i) out[i] = uint8_t(i * 7);
+                 return {};
+             }).ok());
+    CHECK_FALSE(w.addTensorStreamed("b", GgmlType::F32, ne, [](std::span<uint8_t>) { return Status{}; }).ok());
+    const std::string path = (synthDir() / "streamed.gguf").string();
+    REQUIRE(w.write(path).ok());
+    std::ifstream in(path, std::ios::binary);
+    std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), {});
+    CHECK(bytes == w.serialize());
+    auto f = GgufFile::open(path);
+    REQUIRE(f.ok());
+    const GgufTensor* b = f->tensor("b");
+    REQUIRE(b);
+    CHECK(b->nBytes == 3 * 34);
+    CHECK(b->data[5] == uint8_t(35));
+
+    REQUIRE(w.addTensorStreamed("c", GgmlType::F32, ne, [](std::span<uint8_t>) -> Status {
+                 return makeError("generator failed");
+             }).ok());
+    Status st = w.write(path);
+    REQUIRE_FALSE(st.ok());
+    CHECK(st.message().find("generator failed") != std::string::npos);
+    CHECK_FALSE(std::filesystem::exists(path));
+}
