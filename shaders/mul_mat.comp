@@ -8,7 +8,15 @@
 //                      so each expert's weights are read once per NT of its tokens
 // In the MoE modes W is (nExpert, rows, cols), expert e at byte e*expertStride, and
 // y is (nTok, k, rows); x rows are tokens, or token*k+slot when FLAG_X_PER_SLOT.
+// SG_REDUCE 1: the workgroup is exactly one subgroup (fixed subgroup size; chosen from DeviceCaps)
+// and dot products are reduced with subgroupAdd, without shared memory or barriers (a barrier
+// is costly on CPU-type devices, which run invocations as coroutines).
 #extension GL_GOOGLE_include_directive : require
+#extension GL_EXT_control_flow_attributes : require
+#if SG_REDUCE
+#extension GL_KHR_shader_subgroup_arithmetic : require
+#extension GL_KHR_shader_subgroup_basic : require
+#endif
 #include "common.glsl"
 #include "dequant.glsl"
 
@@ -21,7 +29,9 @@ layout(push_constant) uniform PC { MatMulPush p; };
 layout(buffer_reference, std430, buffer_reference_align = 4) buffer Floats { float v[]; };
 layout(buffer_reference, std430, buffer_reference_align = 4) readonly buffer Ints { int v[]; };
 
+#if !SG_REDUCE
 shared float red[WG];
+#endif
 
 void main() {
     const uint tid = gl_LocalInvocationID.x;
@@ -70,28 +80,39 @@ void main() {
 #endif
     if (nt == 0u) return;
 
+    // 8 consecutive invocations share a 32-value chunk, 4 values each (see load4)
     const uint nChunks = (p.cols + 31u) / 32u;
+    const uint q = tid % 8u;
+    const uint cpi = WG / 8u;  // chunks per iteration
     for (uint r = 0; r < NR; ++r) {
         uint row = row0 + r;
         if (row >= p.rows) break;  // uniform across the workgroup
         uint64_t rowAddr = wbase + uint64_t(row) * uint64_t(ROW_BYTES(p.cols));
         float acc[NT];
         for (uint t = 0; t < NT; ++t) acc[t] = 0.0;
-        for (uint c = tid; c < nChunks; c += WG) {
-            float v[32];
-            loadChunk(rowAddr, c, p.cols, v);
-            uint base = c * 32u;
-            uint n = min(32u, p.cols - base);
+        for (uint c = tid / 8u; c < nChunks; c += cpi) {
+            vec4 v = load4(rowAddr, c, q, p.cols);
+            uint base = c * 32u + 4u * q;
             for (uint t = 0; t < NT; ++t) {
                 if (t >= nt) break;
                 uint xo = xrow[t] * p.xStride + base;
-                float s = 0.0;
-                for (uint i = 0; i < n; ++i) s += v[i] * X.v[xo + i];
-                acc[t] += s;
+                vec4 xv;
+                if (base + 4u <= p.cols) {
+                    xv = vec4(X.v[xo], X.v[xo + 1u], X.v[xo + 2u], X.v[xo + 3u]);
+                } else {
+                    xv = vec4(0.0);
+                    for (uint i = 0; i < 4u; ++i)
+                        if (base + i < p.cols) xv[i] = X.v[xo + i];
+                }
+                acc[t] += dot(v, xv);
             }
         }
         for (uint t = 0; t < NT; ++t) {
             if (t >= nt) break;
+#if SG_REDUCE
+            float total = subgroupAdd(acc[t]);
+            if (subgroupElect()) Y.v[yrow[t] * p.yStride + row] = total;
+#else
             red[tid] = acc[t];
             barrier();
             for (uint s = WG / 2u; s > 0u; s >>= 1) {
@@ -100,6 +121,7 @@ void main() {
             }
             if (tid == 0u) Y.v[yrow[t] * p.yStride + row] = red[0];
             barrier();
+#endif
         }
     }
 }

@@ -15,8 +15,18 @@ namespace moe::rt {
 // Workgroup size for reductions over a row: a few subgroups, power of two.
 uint32_t reductionWorkgroup(const vk::DeviceCaps& caps);
 
+// Workgroup shape of the weight-reading kernels, chosen from caps: a single subgroup with
+// subgroupAdd when the subgroup size is fixed and arithmetic is supported, else a power-of-two
+// workgroup reducing through shared memory. `rows` output rows per workgroup.
+struct MatMulShape {
+    bool subgroup = false;
+    uint32_t workgroup = 32;
+    uint32_t rows = 1;
+};
+MatMulShape matMulShape(const vk::DeviceCaps& caps);
+
 // ShaderId of a per-weight-type family: base is the F32 variant, types follow in the order
-// f32, f16, bf16, q8_0, q4_0, q4_k, q6_k (see shaders/variants.cmake).
+// f32, f16, bf16, q8_0, q4_0, q4_k, q6_k, 7 ids apart (see shaders/variants.cmake).
 Result<ShaderId> typedShader(ShaderId f32Variant, GgmlType t);
 
 // y (nTok, rows) = x (nTok, cols) · Wᵀ, W (rows, cols) of type t. Strides in floats.

@@ -1,5 +1,6 @@
 // Recording of the weight-reading kernels: dense and expert-indexed products, embedding rows.
 #include <algorithm>
+#include <cstdlib>
 
 #include "push.h"
 #include "runtime/kernels.h"
@@ -28,8 +29,18 @@ Result<ShaderId> typedShader(ShaderId f32Variant, GgmlType t) {
         case GgmlType::Q6_K: idx = 6; break;
         default: return makeError("no kernel for weight type " + typeName(t));
     }
-    return static_cast<ShaderId>(static_cast<uint32_t>(f32Variant) + idx * 4);
+    return static_cast<ShaderId>(static_cast<uint32_t>(f32Variant) + idx * 7);
 }
+
+MatMulShape matMulShape(const vk::DeviceCaps& caps) {
+    // One subgroup per workgroup when the subgroup size is fixed: reductions need no barrier.
+    if (caps.subgroupArithmetic() && caps.minSubgroupSize == caps.maxSubgroupSize && caps.subgroupSize >= 8 &&
+        caps.subgroupSize <= 128)
+        return {true, caps.subgroupSize, 4};
+    return {false, reductionWorkgroup(caps), 1};
+}
+
+static ShaderId pick(ShaderId sharedF32, ShaderId sgF32, const MatMulShape& s) { return s.subgroup ? sgF32 : sharedF32; }
 
 static Status checkCols(GgmlType t, uint32_t cols) {
     auto tr = typeTraits(static_cast<uint32_t>(t));
@@ -44,10 +55,11 @@ static constexpr uint32_t kMaxGroups = 65535;  // guaranteed minimum of maxCompu
 Status mulMat(vk::Device& dev, vk::Commands& cmd, GgmlType t, uint64_t w, uint32_t rows, uint32_t cols, uint64_t x,
               uint32_t xStride, uint64_t y, uint32_t yStride, uint32_t nTok) {
     MOE_TRY(checkCols(t, cols));
-    MOE_ASSIGN(ShaderId id, typedShader(ShaderId::mul_mat_f32, t));
-    const uint32_t wg = reductionWorkgroup(dev.caps());
+    const MatMulShape ms = matMulShape(dev.caps());
+    MOE_ASSIGN(ShaderId id, typedShader(pick(ShaderId::mul_mat_f32, ShaderId::mul_mat_sg_f32, ms), t));
+    const uint32_t wg = ms.workgroup;
     const uint32_t nt = nTok == 1 ? 1 : 8;
-    const uint32_t nr = 1;
+    const uint32_t nr = ms.rows;
     MOE_ASSIGN(const vk::Pipeline* p, dev.pipeline(id, {{wg, nr, nt}}));
     push::MatMulPush pc{};
     pc.w = w;
@@ -73,9 +85,10 @@ Status mulMatMoeDirect(vk::Device& dev, vk::Commands& cmd, GgmlType t, uint64_t 
                        uint32_t rows, uint32_t cols, uint64_t x, bool xPerSlot, uint64_t ids, uint32_t k,
                        uint64_t y, uint32_t nTok) {
     MOE_TRY(checkCols(t, cols));
-    MOE_ASSIGN(ShaderId id, typedShader(ShaderId::mul_mat_moe_f32, t));
-    const uint32_t wg = reductionWorkgroup(dev.caps());
-    const uint32_t nr = 1;
+    const MatMulShape ms = matMulShape(dev.caps());
+    MOE_ASSIGN(ShaderId id, typedShader(pick(ShaderId::mul_mat_moe_f32, ShaderId::mul_mat_moe_sg_f32, ms), t));
+    const uint32_t wg = ms.workgroup;
+    const uint32_t nr = ms.rows;
     MOE_ASSIGN(const vk::Pipeline* p, dev.pipeline(id, {{wg, nr, 1}}));
     push::MatMulPush pc{};
     pc.w = w;
@@ -100,9 +113,10 @@ Status mulMatMoeGrouped(vk::Device& dev, vk::Commands& cmd, GgmlType t, uint64_t
                         uint32_t rows, uint32_t cols, uint64_t x, bool xPerSlot, uint64_t groups, uint32_t nExpert,
                         uint32_t k, uint64_t y, uint32_t nTok) {
     MOE_TRY(checkCols(t, cols));
-    MOE_ASSIGN(ShaderId id, typedShader(ShaderId::mul_mat_moe_grouped_f32, t));
-    const uint32_t wg = reductionWorkgroup(dev.caps());
-    const uint32_t nr = 1, nt = 8;
+    const MatMulShape ms = matMulShape(dev.caps());
+    MOE_ASSIGN(ShaderId id, typedShader(pick(ShaderId::mul_mat_moe_grouped_f32, ShaderId::mul_mat_moe_grouped_sg_f32, ms), t));
+    const uint32_t wg = ms.workgroup;
+    const uint32_t nr = ms.rows, nt = 8;
     MOE_ASSIGN(const vk::Pipeline* p, dev.pipeline(id, {{wg, nr, nt}}));
     push::MatMulPush pc{};
     pc.w = w;
