@@ -1,0 +1,111 @@
+// Internals of the conformance suite shared by its case files: the harness that uploads, runs,
+// downloads and times an op, deterministic test data, and the case lists per op group.
+#pragma once
+#include <cstdint>
+#include <cstdio>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+#include "core/types.h"
+#include "runtime/conformance.h"
+#include "vk/commands.h"
+#include "vk/device.h"
+
+namespace moe::rt::conf {
+
+// What one case measured; the runner adds the validation count and derives the throughput.
+struct Outcome {
+    double maxAbsErr = 0, nmse = 0, tolerance = 0;
+    uint32_t mismatches = 0;
+    std::string error;
+    double ms = 0;
+    bool timestamps = false;
+    uint32_t reps = 0;
+    uint64_t bytes = 0;
+    double flops = 0;
+    ThroughputUnit unit = ThroughputUnit::GBps;
+};
+
+// Records one run of an op (no host barrier, no submit).
+using Record = std::function<Status(vk::Commands&)>;
+
+// Weights of one type kept on the host and the device, reused by consecutive cases with the
+// same key (direct and grouped expert products share their expert stack).
+struct WeightSet {
+    GgmlType type = GgmlType::F32;
+    uint64_t rows = 0, cols = 0;
+    uint32_t seed = 0;
+    std::vector<uint8_t> bytes;  // rows * rowBytes(type, cols)
+    vk::Buffer buffer;
+};
+
+class Harness {
+public:
+    Harness(vk::Device& dev, bool quick) : dev_(dev), quick_(quick) {}
+    vk::Device& dev() { return dev_; }
+    bool quick() const { return quick_; }
+
+    Result<vk::Buffer> upload(const void* data, size_t bytes);
+    template <class T>
+    Result<vk::Buffer> upload(const std::vector<T>& v) {
+        return upload(v.data(), v.size() * sizeof(T));
+    }
+    Result<vk::Buffer> buffer(size_t bytes);  // device-local, contents undefined
+    template <class T>
+    Result<std::vector<T>> download(const vk::Buffer& b, size_t count) {
+        std::vector<T> out(count);
+        MOE_TRY(dev_.download(b, 0, out.data(), count * sizeof(T)));
+        return out;
+    }
+
+    // Gaussian-like weights quantized to `t`, (rows, cols), uploaded; cached for the next case.
+    Result<const WeightSet*> weights(GgmlType t, uint64_t rows, uint64_t cols, uint32_t seed);
+    void dropWeights() { cache_ = WeightSet{}; }
+
+    // One run for correctness: records, makes the results host-visible, submits and waits.
+    Status run(const Record& rec);
+    // Times `rec` after the correctness run (which warmed it up): repeated in one command buffer
+    // with barriers between runs, GPU timestamps when the device has them, else wall time.
+    Status time(const Record& rec, Outcome& o);
+
+private:
+    vk::Device& dev_;
+    bool quick_;
+    WeightSet cache_;
+};
+
+// Folds one compared output into the outcome (worst nmse and max abs error over outputs).
+void compare(Outcome& o, const std::vector<float>& ref, const std::vector<float>& got);
+// Counts differing elements of a discrete output.
+template <class T>
+uint32_t countMismatches(const std::vector<T>& ref, const std::vector<T>& got) {
+    uint32_t n = ref.size() == got.size() ? 0 : 1;
+    for (size_t i = 0; i < ref.size() && i < got.size(); ++i) n += ref[i] != got[i];
+    return n;
+}
+
+// Deterministic, platform-independent data (std::normal_distribution differs between standard
+// libraries): approximately normal values (Irwin-Hall of 4 uniforms) with this sigma and mean.
+std::vector<float> randn(size_t n, uint32_t seed, float sigma = 1.0f, float mean = 0.0f);
+void randnInto(float* dst, size_t n, uint64_t seed, float sigma = 1.0f, float mean = 0.0f);
+
+template <class... A>
+std::string fmt(const char* f, A... args) {
+    char buf[256];
+    std::snprintf(buf, sizeof buf, f, args...);
+    return buf;
+}
+
+struct Case {
+    std::string op, variant, shape;
+    std::function<Result<Outcome>(Harness&)> run;
+};
+
+// Case lists per op group (conformance_cases_*.cpp), in the order they run.
+void addWeightCases(std::vector<Case>& out, const vk::DeviceCaps& caps, bool quick);  // mul_mat, get_rows
+void addDenseCases(std::vector<Case>& out, const vk::DeviceCaps& caps, bool quick);   // norm, rope, softmax, attention, eltwise
+void addMoeCases(std::vector<Case>& out, const vk::DeviceCaps& caps, bool quick);     // router, grouping, expert products, combine
+
+}  // namespace moe::rt::conf
