@@ -22,7 +22,10 @@ PKGS=(
 )
 TRAIN_PKGS=(
   python3 python3-torch python3-sentencepiece python3-numpy
+  libopenblas0-pthread   # torch's matrix products on OpenBLAS (about 5x the reference BLAS)
+  # training data: English prose, other languages, C/C++ headers
   bible-kjv-text fortunes fortunes-de fortunes-es fortunes-it
+  libc6-dev linux-libc-dev libstdc++-12-dev libvulkan-dev
 )
 
 if [[ "${1:-}" == "--train" ]]; then PKGS+=("${TRAIN_PKGS[@]}"); fi
