@@ -1,0 +1,160 @@
+// The engine thread of one loaded model. Commands go in (load a model, generate, change the
+// routing policy, profiling on/off), events come out (model loaded or failed, prompt, tokens,
+// per-token routing, stats, kernel times, memory). The two queues and a stop flag are all the
+// caller shares with it: the GUI polls events each frame and never blocks on the engine.
+#pragma once
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "runtime/generate.h"
+#include "runtime/session_backend.h"
+#include "tokenizer/chat_template.h"
+
+namespace moe::rt {
+
+// What the model panel shows about a loaded model.
+struct ModelFacts {
+    std::string path, name, arch;
+    std::string backend;            // "Vulkan (<device>)" or "CPU reference"
+    uint32_t layers = 0, experts = 0, expertsUsed = 0, sharedExperts = 0;
+    uint32_t contextLength = 0;     // the model's (<arch>.context_length)
+    uint32_t nCtx = 0;              // the session's KV cache
+    uint32_t vocab = 0, embd = 0, expertFf = 0, sharedFf = 0;
+    uint64_t paramsTotal = 0, paramsActive = 0;
+    uint64_t fileBytes = 0;
+    std::vector<std::pair<std::string, uint32_t>> tensorTypes;  // type name -> number of tensors
+    std::string chatTemplate;       // family name ("chatml", ..., "plain")
+    std::string templateWarning;
+    std::string defaultSystem;      // the template's default system prompt, if any
+};
+ModelFacts describeModel(const Model& model, const std::string& path);
+
+// ---- commands
+struct LoadModelCmd {
+    std::string path;
+    SessionBackendOptions backend;  // backend.profile is ignored: SetProfileCmd sets it
+};
+struct GenerateCmd {
+    bool completion = false;              // true: `prompt` as raw text (BOS as the tokenizer says)
+    std::string prompt;
+    std::vector<ChatMessage> conversation;  // chat: rendered with the model's chat template
+    GenerateParams params;
+};
+struct SetRoutingCmd {
+    std::vector<RoutingPolicy> layers;    // one per layer (fewer: the last repeats; empty: the model's)
+};
+struct SetProfileCmd {
+    bool on = false;
+};
+using SessionCommand = std::variant<LoadModelCmd, GenerateCmd, SetRoutingCmd, SetProfileCmd>;
+
+// ---- events
+struct DevicesEvent {
+    std::vector<std::string> names;  // Vulkan devices by index ("" names are unusable: see notes)
+    std::vector<std::string> notes;  // per device: what it lacks, empty when usable
+    int chosen = -1;                 // the default device (-1: none usable)
+    std::string error;               // no Vulkan at all
+};
+struct ModelLoadedEvent {
+    ModelFacts facts;
+};
+struct LoadFailedEvent {
+    std::string path, message;  // the previous model (if any) stays loaded
+};
+// A generation started: the full prompt (the context up to the reply); its first `reused`
+// tokens were already in the KV cache and are not evaluated again.
+struct PromptEvent {
+    std::vector<int32_t> ids;
+    std::vector<std::string> pieces;
+    uint32_t reused = 0;
+};
+struct TokenOutEvent {
+    int32_t id = 0;
+    std::string text;   // complete UTF-8 text this token adds
+    std::string piece;  // the token's own text (may be a partial UTF-8 sequence)
+    uint32_t position = 0;
+    float logprob = 0;
+};
+// Routing of one token as the model evaluated it (prompt tokens in prefill, each generated token
+// on the decode step that feeds it back; the last generated token is never evaluated).
+struct TokenRoutingEvent {
+    uint32_t position = 0;
+    int32_t token = 0;
+    uint32_t nLayer = 0, kMax = 0, nExpert = 0;
+    std::vector<int32_t> ids;      // (nLayer, kMax), -1 padded
+    std::vector<float> weights;    // (nLayer, kMax)
+    std::vector<int32_t> counts;   // (nLayer)
+    std::vector<float> probs;      // (nLayer, nExpert)
+};
+struct StatsEvent {
+    uint32_t promptTokens = 0, generatedTokens = 0;
+    double prefillTokPerSec = 0, decodeTokPerSec = 0;
+};
+struct KernelTimesEvent {
+    bool prefill = false;  // a prefill batch (else one decode step)
+    uint32_t nTok = 0;
+    double stepMs = 0;
+    std::vector<KernelStat> kernels;
+};
+struct MemoryEvent {
+    MemoryByTag bytes{};
+};
+struct GenerationDoneEvent {
+    GenerateStats stats;
+    std::string error;                // empty on success
+    uint32_t validationMessages = 0;  // of the engine's Vulkan instance so far
+};
+// A command that could not be applied (e.g. a routing policy); shown, not fatal.
+struct NoticeEvent {
+    std::string message;
+};
+using SessionEvent = std::variant<DevicesEvent, ModelLoadedEvent, LoadFailedEvent, PromptEvent, TokenOutEvent,
+                                  TokenRoutingEvent, StatsEvent, KernelTimesEvent, MemoryEvent, GenerationDoneEvent,
+                                  NoticeEvent>;
+
+class Session {
+public:
+    // notify is called on the engine thread after events are queued (e.g. to wake an event
+    // loop: glfwPostEmptyEvent); it may be empty. The thread starts here.
+    explicit Session(std::function<void()> notify = {});
+    // Stops a running generation after its current token and joins the thread.
+    ~Session();
+    Session(const Session&) = delete;
+    Session& operator=(const Session&) = delete;
+
+    void post(SessionCommand c);
+    // Ends the running generation after the current token and drops queued generations (each
+    // still gets its GenerationDoneEvent, stop reason "stopped").
+    void stop();
+    // Every queued event, oldest first; never waits for the engine.
+    std::vector<SessionEvent> poll();
+    // A command is running or queued.
+    bool busy() const;
+
+private:
+    struct Engine;
+    void run();
+    void emit(SessionEvent e);
+    // Called by the engine between decode steps: applies queued routing changes.
+    void applyLiveCommands(Engine& eng);
+    bool stopRequested() const;
+
+    std::function<void()> notify_;
+    mutable std::mutex mutex_;
+    std::condition_variable cv_;
+    std::deque<SessionCommand> commands_;
+    std::vector<SessionEvent> events_;
+    bool quit_ = false, stop_ = false, running_ = false;
+    std::thread thread_;
+};
+
+}  // namespace moe::rt

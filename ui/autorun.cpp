@@ -1,0 +1,133 @@
+// The autorun driver and the state dump.
+#include "ui/autorun.h"
+
+#include <fstream>
+
+#include "ui/conversation.h"
+#include "ui/png.h"
+
+namespace moe::ui {
+
+bool stepAutorun(Autorun& run, AppState& s, const AppOptions& opts, UiActions& act) {
+    switch (run.phase) {
+        case Autorun::Phase::WaitModel:
+            if (s.model.loading) return false;
+            if (!s.model.facts) {
+                run.error = s.model.error.empty() ? "the model did not load" : s.model.error;
+                return false;
+            }
+            // type the prompt and press Send, greedy as `moescope run`
+            s.chat.settings.completion = !opts.chat;
+            s.chat.settings.sampler = rt::SamplerParams{};
+            s.chat.settings.maxTokens = opts.maxTokens;
+            s.chat.input = opts.prompt;
+            act.send = true;
+            run.phase = Autorun::Phase::Generating;
+            return false;
+        case Autorun::Phase::Generating:
+            if (s.chat.repliesDone == 0) return false;
+            if (!s.chat.lastError.empty()) {
+                run.error = s.chat.lastError;
+                return false;
+            }
+            run.phase = Autorun::Phase::Settling;
+            run.settleFrames = 3;  // windows size themselves over the first frames
+            return false;
+        case Autorun::Phase::Settling:
+            if (--run.settleFrames > 0) return false;
+            run.phase = Autorun::Phase::Capture;
+            return true;
+        case Autorun::Phase::Capture:
+            return true;  // the last capture was skipped (window being resized): try again
+        case Autorun::Phase::Finished:
+            return false;
+    }
+    return false;
+}
+
+nlohmann::json dumpState(const AppState& s, const AppOptions& opts, const Screenshot& shot, uint32_t guiValidation,
+                         const std::string& guiDevice) {
+    using nlohmann::json;
+    json model = nullptr;
+    if (s.model.facts) {
+        const auto& f = *s.model.facts;
+        json types = json::object();
+        for (const auto& [t, n] : f.tensorTypes) types[t] = n;
+        model = {{"path", f.path}, {"name", f.name}, {"arch", f.arch}, {"backend", f.backend},
+                 {"layers", f.layers}, {"experts", f.experts}, {"experts_used", f.expertsUsed},
+                 {"shared_experts", f.sharedExperts}, {"params_total", f.paramsTotal},
+                 {"params_active", f.paramsActive}, {"context_length", f.contextLength}, {"n_ctx", f.nCtx},
+                 {"tensor_types", types}, {"chat_template", f.chatTemplate}};
+    }
+    const Conversation& c = s.conv;
+    std::string reply;
+    json promptIds = json::array(), replyIds = json::array(), tokens = json::array();
+    int32_t firstGen = -1;
+    if (!c.messages.empty() && c.messages.back().role == "assistant") {
+        reply = c.messages.back().content;
+        firstGen = c.messages.back().firstPos;
+    }
+    for (size_t p = 0; p < c.tokens.size(); ++p) {
+        const TokenView& t = c.tokens[p];
+        if (firstGen >= 0 && int32_t(p) >= firstGen) replyIds.push_back(t.id);
+        else promptIds.push_back(t.id);
+        json o = tokenTraceJson(t, uint32_t(p), c.nLayer, c.nExpert);
+        o["routed"] = t.routed;
+        tokens.push_back(std::move(o));
+    }
+    // expert load as the load panel shows it: selections per layer and expert
+    json load = json::array();
+    for (uint32_t il = 0; il < c.nLayer; ++il) {
+        std::vector<uint32_t> n(c.nExpert, 0);
+        for (const auto& t : c.tokens)
+            for (uint32_t j = 0; t.routed && j < t.kMax; ++j)
+                if (int32_t e = t.ids[size_t(il) * t.kMax + j]; e >= 0 && uint32_t(e) < c.nExpert) ++n[size_t(e)];
+        load.push_back(n);
+    }
+    auto kernels = [](const std::optional<rt::KernelTimesEvent>& k) {
+        json a = json::array();
+        if (k)
+            for (const auto& s : k->kernels) a.push_back({{"name", s.name}, {"ms", s.ms}, {"calls", s.calls}});
+        return a;
+    };
+    json memory = json::object();
+    for (size_t i = 0; i < s.perf.memory.size(); ++i) memory[vk::memoryTagName(vk::MemoryTag(i))] = s.perf.memory[i];
+    const int32_t focus = focusPosition(c);
+    return {{"format", "moescope-gui-state"},
+            {"version", 1},
+            {"model", model},
+            {"mode", s.chat.settings.completion ? "completion" : "chat"},
+            {"prompt", opts.autorun ? opts.prompt : c.promptText},
+            {"generated_text", reply},
+            {"prompt_token_ids", promptIds},
+            {"generated_token_ids", replyIds},
+            {"stop_reason", s.chat.stopReason},
+            {"stats",
+             {{"prompt_tokens", s.perf.stats.promptTokens},
+              {"generated_tokens", s.perf.stats.generatedTokens},
+              {"prefill_tok_s", s.perf.stats.prefillTokPerSec},
+              {"decode_tok_s", s.perf.stats.decodeTokPerSec}}},
+            {"heatmap_position", focus},
+            {"tokens", tokens},
+            {"expert_load", load},
+            {"kernels", {{"prefill", kernels(s.perf.prefill)}, {"decode", kernels(s.perf.decode)}}},
+            {"memory", memory},
+            {"validation_messages", {{"engine", s.perf.engineValidationMessages}, {"gui", guiValidation}}},
+            {"gui_device", guiDevice},
+            {"screenshot", {{"path", opts.screenshot}, {"width", shot.width}, {"height", shot.height}}}};
+}
+
+Status finishAutorun(const AppState& s, const AppOptions& opts, const Screenshot& shot, uint32_t guiValidation,
+                     const std::string& guiDevice) {
+    if (!opts.screenshot.empty()) MOE_TRY(writePng(opts.screenshot, shot));
+    if (!opts.dumpState.empty()) {
+        std::ofstream f(opts.dumpState);
+        if (!f) return makeError("cannot write " + opts.dumpState);
+        f << dumpState(s, opts, shot, guiValidation, guiDevice).dump(1, ' ', false, nlohmann::json::error_handler_t::replace)
+          << "\n";
+        if (!f) return makeError("error writing " + opts.dumpState);
+    }
+    return {};
+}
+
+}  // namespace moe::ui

@@ -1,0 +1,35 @@
+// Unattended runs (--autorun): drive the app like a user would (load, type the prompt, send),
+// wait for the reply, let every panel render, then capture the window and dump the state.
+#pragma once
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "ui/app.h"
+#include "ui/renderer.h"
+#include "ui/state.h"
+
+namespace moe::ui {
+
+struct Autorun {
+    enum class Phase { WaitModel, Generating, Settling, Capture, Finished };
+    Phase phase = Phase::WaitModel;
+    int settleFrames = 0;
+    int captureAttempts = 0;
+    std::string error;  // set: the run failed (exit 1 with this line)
+};
+
+// Called once per frame before the panels act: sends the prompt once the model is loaded and
+// moves through the phases. True when this frame must be captured.
+bool stepAutorun(Autorun& run, AppState& s, const AppOptions& opts, UiActions& act);
+
+// What the panels show, as JSON: model facts, prompt and reply (text and token ids), routing of
+// every token (trace version 0 objects), expert load, tok/s, kernel times, memory, validation.
+nlohmann::json dumpState(const AppState& s, const AppOptions& opts, const Screenshot& shot, uint32_t guiValidation,
+                         const std::string& guiDevice);
+
+// Writes the screenshot and the dump the options ask for.
+Status finishAutorun(const AppState& s, const AppOptions& opts, const Screenshot& shot, uint32_t guiValidation,
+                     const std::string& guiDevice);
+
+}  // namespace moe::ui
