@@ -14,5 +14,7 @@ void registerChat(CLI::App& app);
 void registerInfo(CLI::App& app);
 void registerPerplexity(CLI::App& app);
 void registerGenModel(CLI::App& app);
+void registerTrace(CLI::App& app);
+void registerStats(CLI::App& app);
 
 }  // namespace moe::cli

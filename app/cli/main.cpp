@@ -21,6 +21,8 @@ int main(int argc, char** argv) {
     moe::cli::registerInfo(app);
     moe::cli::registerPerplexity(app);
     moe::cli::registerGenModel(app);
+    moe::cli::registerTrace(app);
+    moe::cli::registerStats(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -3,9 +3,12 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/result.h"
+#include "cpu/router.h"
 #include "model/model.h"
+#include "runtime/routing_record.h"
 
 namespace moe::rt {
 
@@ -17,6 +20,18 @@ public:
     virtual Status forward(const int32_t* tokens, uint32_t nTok, uint32_t pos0, float* logits, bool allLogits) = 0;
     virtual uint32_t nCtx() const = 0;
     virtual std::string name() const = 0;
+
+    // Router parameters per layer (n_layer entries, e.g. routing::resolve of a policy); apply
+    // from the next forward(). Both backends of createBackend implement it.
+    virtual Status setRouting(const std::vector<cpu::RouterParams>& layers) {
+        return makeError(name() + ": routing policies are not supported by this backend");
+    }
+    // Routing of the last forward() call, in the same shape on every backend (ids, weights,
+    // counts, probs per layer x token); null when the backend does not record it or recording
+    // is off.
+    virtual const RoutingRecord* lastRouting() const { return nullptr; }
+    // Routing records cost a host copy per step (Vulkan) or a flattening (CPU); on by default.
+    virtual void setRecordRouting(bool on) {}
 };
 
 struct BackendOptions {

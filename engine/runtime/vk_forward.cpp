@@ -72,6 +72,15 @@ Result<std::unique_ptr<VkForward>> VkForward::create(vk::Device& dev, const Mode
     std::unique_ptr<VkForward> f(new VkForward(dev, model));
     MOE_ASSIGN(f->w_, DeviceWeights::upload(dev, model));
     MOE_TRY(f->allocate(opts));
+    // Warm-up: create every pipeline of the decode and the batched path now (shader compilation
+    // is slow on some drivers), so the first prompt is not charged for it. Positions 0..1 of the
+    // KV cache are overwritten by the first real step.
+    if (opts.warmUp) {
+        std::vector<float> logits(size_t(model.cfg.n_vocab));
+        const int32_t toks[2] = {0, 0};
+        MOE_TRY(f->forward(toks, 1, 0, logits.data(), false));
+        if (f->maxBatch_ > 1 && f->nCtx_ > 1) MOE_TRY(f->forward(toks, 2, 0, logits.data(), false));
+    }
     return f;
 }
 
@@ -139,6 +148,65 @@ Status VkForward::allocate(const ForwardOptions& opts) {
         lr.params.kMax = c.expert_used_count;
         lr.params.normalize = c.expert_weights_norm;
     }
+    return {};
+}
+
+Status VkForward::setRouting(const std::vector<cpu::RouterParams>& layers) {
+    const ModelConfig& c = model_.cfg;
+    const uint32_t L = c.block_count, NE = c.expert_count, KC = std::min<uint32_t>(NE, kRouteCap);
+    if (layers.size() != L)
+        return makeError("routing: " + std::to_string(layers.size()) + " layers of router parameters for a model with " +
+                         std::to_string(L));
+    for (uint32_t il = 0; il < L; ++il) {
+        const cpu::RouterParams& p = layers[il];
+        const std::string at = "routing, layer " + std::to_string(il) + ": ";
+        if (p.kMax < 1 || uint32_t(p.kMax) > KC)
+            return makeError(at + "kMax " + std::to_string(p.kMax) + " is out of range 1.." + std::to_string(KC));
+        if (p.selection == cpu::Selection::TopK && (p.k < 1 || p.k > p.kMax))
+            return makeError(at + "k " + std::to_string(p.k) + " must be in 1..kMax (" + std::to_string(p.kMax) + ")");
+        for (const auto* v : {&p.selectionBias, &p.logitScale})
+            if (!v->empty() && v->size() != NE) return makeError(at + "per-expert arrays need " + std::to_string(NE) + " values");
+        if (!p.mask.empty() && p.mask.size() != NE) return makeError(at + "the mask needs " + std::to_string(NE) + " values");
+        for (int32_t e : p.forced)
+            if (e < 0 || uint32_t(e) >= NE) return makeError(at + "forced expert " + std::to_string(e) + " is out of range");
+    }
+    // all checked: replace the buffers (no step is in flight between forward() calls)
+    std::vector<vk::Buffer> bufs;
+    auto put = [&](const void* data, size_t bytes, const char* what) -> Result<uint64_t> {
+        MOE_ASSIGN(vk::Buffer b, dev_.allocate(bytes, vk::MemoryKind::Upload, vk::MemoryTag::Other, what));
+        std::memcpy(b.mapped(), data, bytes);
+        const uint64_t addr = b.address();
+        bufs.push_back(std::move(b));
+        return addr;
+    };
+    std::vector<LayerRouting> next(L);
+    for (uint32_t il = 0; il < L; ++il) {
+        const cpu::RouterParams& p = layers[il];
+        GpuRouterParams& g = next[il].params;
+        g.sigmoid = p.gating == cpu::Gating::Sigmoid;
+        g.topP = p.selection == cpu::Selection::TopP;
+        g.k = uint32_t(std::min(p.k, p.kMax));
+        g.kMax = uint32_t(p.kMax);
+        g.p = p.topP;
+        g.normalize = p.normalize;
+        g.routedScale = p.routedScale;
+        if (!p.selectionBias.empty()) {
+            MOE_ASSIGN(g.bias, put(p.selectionBias.data(), NE * 4, "router selection bias"));
+        }
+        if (!p.logitScale.empty()) {
+            MOE_ASSIGN(g.logitScale, put(p.logitScale.data(), NE * 4, "router logit scale"));
+        }
+        if (!p.mask.empty()) {
+            std::vector<int32_t> m(p.mask.begin(), p.mask.end());
+            MOE_ASSIGN(g.mask, put(m.data(), NE * 4, "router mask"));
+        }
+        if (!p.forced.empty()) {
+            MOE_ASSIGN(g.forced, put(p.forced.data(), p.forced.size() * 4, "router forced experts"));
+            g.nForced = uint32_t(p.forced.size());
+        }
+    }
+    layerRouting_ = std::move(next);
+    routerBufs_ = std::move(bufs);
     return {};
 }
 
@@ -305,15 +373,27 @@ Status VkForward::forward(const int32_t* tokens, uint32_t nTok, uint32_t pos0, f
             return makeError("token id " + std::to_string(tokens[i]) + " outside the vocabulary (" +
                              std::to_string(c.n_vocab) + ")");
     const uint32_t L = c.block_count, NE = c.expert_count, KC = std::min<uint32_t>(NE, kRouteCap);
-    routing_ = RoutingRecord{};
+    routing_.nTok = 0;  // vectors keep their capacity across steps
     routing_.nLayer = L;
     routing_.nExpert = NE;
     routing_.kMax = 0;
-    for (auto& lr : layerRouting_) routing_.kMax = std::max(routing_.kMax, lr.params.kMax);
+    for (auto& lr : layerRouting_) {
+        if (lr.params.kMax == 0 || lr.params.kMax > KC)  // rows are KC wide in the routing buffers
+            return makeError("routing: kMax " + std::to_string(lr.params.kMax) + " is out of range 1.." + std::to_string(KC));
+        routing_.kMax = std::max(routing_.kMax, lr.params.kMax);
+    }
     kernelTimes_.clear();
     lastStepMs_ = 0;
-    std::vector<std::vector<int32_t>> ids(L), counts(L);
-    std::vector<std::vector<float>> wts(L), probs(L);
+    RoutingRecord& r = routing_;
+    if (recordRouting_) {
+        r.nTok = nTok;
+        r.ids.assign(size_t(L) * nTok * r.kMax, -1);
+        r.weights.assign(size_t(L) * nTok * r.kMax, 0.0f);
+        r.counts.assign(size_t(L) * nTok, 0);
+        r.probs.resize(size_t(L) * nTok * NE);
+    } else {
+        r.ids.clear(), r.weights.clear(), r.counts.clear(), r.probs.clear();
+    }
     for (uint32_t done = 0; done < nTok;) {
         const uint32_t n = std::min(maxBatch_, nTok - done);
         std::memcpy(tokens_.mapped(), tokens + done, n * 4);
@@ -332,29 +412,20 @@ Status VkForward::forward(const int32_t* tokens, uint32_t nTok, uint32_t pos0, f
             std::memcpy(logits + size_t(done) * c.n_vocab, logits_.mapped(), size_t(n) * c.n_vocab * 4);
         else if (last)
             std::memcpy(logits, logits_.mapped(), size_t(c.n_vocab) * 4);
-        // routing record of this batch
-        for (uint32_t il = 0; il < L; ++il) {
+        // routing record of this batch (the device wrote it during the step; this is the host copy)
+        for (uint32_t il = 0; il < L && recordRouting_; ++il) {
             const uint32_t K = layerRouting_[il].params.kMax;
             const uint64_t slice = uint64_t(il) * maxBatch_;
             const int32_t* rid = rIds_.as<int32_t>() + slice * KC;
             const float* rw = rWeights_.as<float>() + slice * KC;
-            for (uint32_t t = 0; t < n; ++t)
-                for (uint32_t j = 0; j < routing_.kMax; ++j) {
-                    ids[il].push_back(j < K ? rid[t * K + j] : -1);
-                    wts[il].push_back(j < K ? rw[t * K + j] : 0.0f);
-                }
-            counts[il].insert(counts[il].end(), rCounts_.as<int32_t>() + slice, rCounts_.as<int32_t>() + slice + n);
-            const float* rp = rProbs_.as<float>() + slice * NE;
-            probs[il].insert(probs[il].end(), rp, rp + size_t(n) * NE);
+            for (uint32_t t = 0; t < n; ++t) {
+                std::memcpy(&r.ids[(size_t(il) * nTok + done + t) * r.kMax], rid + size_t(t) * K, K * 4);
+                std::memcpy(&r.weights[(size_t(il) * nTok + done + t) * r.kMax], rw + size_t(t) * K, K * 4);
+            }
+            std::memcpy(&r.counts[size_t(il) * nTok + done], rCounts_.as<int32_t>() + slice, n * 4);
+            std::memcpy(&r.probs[(size_t(il) * nTok + done) * NE], rProbs_.as<float>() + slice * NE, size_t(n) * NE * 4);
         }
         done += n;
-    }
-    routing_.nTok = nTok;
-    for (uint32_t il = 0; il < L; ++il) {
-        routing_.ids.insert(routing_.ids.end(), ids[il].begin(), ids[il].end());
-        routing_.weights.insert(routing_.weights.end(), wts[il].begin(), wts[il].end());
-        routing_.counts.insert(routing_.counts.end(), counts[il].begin(), counts[il].end());
-        routing_.probs.insert(routing_.probs.end(), probs[il].begin(), probs[il].end());
     }
     return {};
 }

@@ -7,8 +7,10 @@
 #include <vector>
 
 #include "core/result.h"
+#include "cpu/router.h"
 #include "model/model.h"
 #include "runtime/kernels_moe.h"
+#include "runtime/routing_record.h"
 #include "vk/commands.h"
 #include "vk/device.h"
 
@@ -40,19 +42,11 @@ struct LayerRouting {
     GpuRouterParams params;
 };
 
-// Routing of one step, per layer and token (host copies).
-struct RoutingRecord {
-    uint32_t nTok = 0, nLayer = 0, kMax = 0, nExpert = 0;
-    std::vector<int32_t> ids;      // (nLayer, nTok, kMax), -1 padded
-    std::vector<float> weights;    // (nLayer, nTok, kMax)
-    std::vector<int32_t> counts;   // (nLayer, nTok)
-    std::vector<float> probs;      // (nLayer, nTok, nExpert)
-};
-
 struct ForwardOptions {
     uint32_t nCtx = 0;        // 0: model context length (capped at 4096)
     uint32_t maxBatch = 64;   // tokens per prefill dispatch
     bool profile = false;     // GPU timestamps per dispatch
+    bool warmUp = true;       // build every pipeline at creation (a 1- and a 2-token step)
 };
 
 class VkForward {
@@ -67,10 +61,20 @@ public:
     uint32_t nCtx() const { return nCtx_; }
     const Model& model() const { return model_; }
     vk::Device& device() { return dev_; }
-    // Routing of the tokens of the last forward() call (all batches).
+    // Routing of the tokens of the last forward() call (all batches); empty when recording is off.
     const RoutingRecord& lastRouting() const { return routing_; }
-    // Per-layer routing policy; applies from the next step.
+    // The shaders always write the routing record to host-visible memory; off skips the host copy
+    // into lastRouting() after each step (decode without a routing view). On by default.
+    void setRecordRouting(bool on) { recordRouting_ = on; }
+    bool recordRouting() const { return recordRouting_; }
+    // Per-layer routing policy; applies from the next step. Buffer addresses in it must stay
+    // valid while in use (setRouting keeps its own buffers alive).
     std::vector<LayerRouting>& routing() { return layerRouting_; }
+    // Router parameters per layer (n_layer entries, e.g. routing::resolve of a policy): mask,
+    // forced experts, logit scale and selection bias are uploaded into buffers owned here;
+    // applies from the next step. Errors: wrong layer count, kMax above min(n_expert, 64), k > kMax,
+    // array sizes other than n_expert, forced experts out of range.
+    Status setRouting(const std::vector<cpu::RouterParams>& layers);
     // GPU time per kernel of the last step (profile option).
     const std::vector<vk::KernelTime>& lastKernelTimes() const { return kernelTimes_; }
     double lastStepMs() const { return lastStepMs_; }
@@ -87,7 +91,8 @@ private:
     uint32_t nCtx_ = 0, maxBatch_ = 0;
     bool profile_ = false;
     std::vector<LayerRouting> layerRouting_;
-    std::vector<vk::Buffer> routerBufs_;  // per-layer mask/bias/etc. uploads
+    std::vector<vk::Buffer> routerBufs_;  // mask/forced/scale/bias arrays of setRouting(), host-visible
+    bool recordRouting_ = true;
 
     // activations (maxBatch rows)
     vk::Buffer x_, xn_, q_, k_, v_, attnOut_, tmp_;
