@@ -5,10 +5,8 @@
 #include <filesystem>
 
 #include "cli/commands.h"
+#include "platform/paths.h"
 
-#ifdef __linux__
-#include <unistd.h>
-#endif
 
 namespace moe::cli {
 
@@ -22,23 +20,7 @@ void addModelFlags(CLI::App* cmd, ModelFlags& f, bool withBackend) {
     cmd->add_flag("--validation", f.backend.validation, "enable the Vulkan validation layer");
 }
 
-std::string defaultModelPath() {
-    namespace fs = std::filesystem;
-    const char* name = "moescope-tiny.gguf";
-#ifdef __linux__
-    char buf[4096];
-    ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
-    if (n > 0) {
-        buf[n] = 0;
-        fs::path exe(buf);
-        for (fs::path p : {exe.parent_path() / "assets", exe.parent_path().parent_path() / "assets",
-                           exe.parent_path().parent_path() / "share/moescope/assets"})
-            if (fs::exists(p / name)) return (p / name).string();
-    }
-#endif
-    fs::path src = fs::path(MOESCOPE_SOURCE_DIR) / "assets" / name;
-    return src.string();
-}
+std::string defaultModelPath() { return bundledModelPath(); }
 
 void fail(const std::string& message) {
     std::fprintf(stderr, "moescope: error: %s\n", message.c_str());
