@@ -13,17 +13,18 @@ layout(buffer_reference, std430, buffer_reference_align = 4) buffer Floats { flo
 layout(buffer_reference, std430, buffer_reference_align = 4) readonly buffer Ints { int v[]; };
 
 void main() {
-    uint i = gl_WorkGroupID.x;
-    int id = Ints(p.ids).v[i];
+    uint i0 = gl_WorkGroupID.x;
+    int id = Ints(p.ids).v[i0];
     if (id < 0 || uint(id) >= p.nRows) id = 0;  // ids are validated on the host; never read out of bounds
     uint64_t rowAddr = p.table + uint64_t(id) * uint64_t(ROW_BYTES(p.cols));
     Floats O = Floats(p.dst);
     uint nChunks = (p.cols + 31u) / 32u;
-    for (uint c = gl_LocalInvocationID.x; c < nChunks; c += WG) {
-        float v[32];
-        loadChunk(rowAddr, c, p.cols, v);
-        uint base = c * 32u;
-        uint n = min(32u, p.cols - base);
-        for (uint j = 0; j < n; ++j) O.v[i * p.cols + base + j] = v[j];
+    // invocation i handles the 4 values of quarter-word q = i % 8 of chunk i / 8 (as in mul_mat)
+    for (uint i = gl_LocalInvocationID.x; i < nChunks * 8u; i += WG) {
+        uint c = i / 8u, q = i % 8u;
+        vec4 v = load4(rowAddr, c, q, p.cols);
+        uint base = c * 32u + 4u * q;
+        for (uint j = 0; j < 4u; ++j)
+            if (base + j < p.cols) O.v[i0 * p.cols + base + j] = v[j];
     }
 }
