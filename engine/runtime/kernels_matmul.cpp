@@ -52,15 +52,18 @@ static Status checkCols(GgmlType t, uint32_t cols) {
 
 static constexpr uint32_t kMaxGroups = 65535;  // guaranteed minimum of maxComputeWorkGroupCount
 
-Status mulMat(vk::Device& dev, vk::Commands& cmd, GgmlType t, uint64_t w, uint32_t rows, uint32_t cols, uint64_t x,
-              uint32_t xStride, uint64_t y, uint32_t yStride, uint32_t nTok) {
-    MOE_TRY(checkCols(t, cols));
+// Pipeline of one mul_mat mode for weight type t, shaped by the caps (nt tokens per workgroup);
+// rowsPerGroup receives the rows each workgroup computes.
+static Result<const vk::Pipeline*> matMulPipeline(vk::Device& dev, GgmlType t, ShaderId sharedF32, ShaderId sgF32,
+                                                  uint32_t nt, uint32_t& rowsPerGroup) {
     const MatMulShape ms = matMulShape(dev.caps());
-    MOE_ASSIGN(ShaderId id, typedShader(pick(ShaderId::mul_mat_f32, ShaderId::mul_mat_sg_f32, ms), t));
-    const uint32_t wg = ms.workgroup;
-    const uint32_t nt = nTok == 1 ? 1 : 8;
-    const uint32_t nr = ms.rows;
-    MOE_ASSIGN(const vk::Pipeline* p, dev.pipeline(id, {{wg, nr, nt}}));
+    MOE_ASSIGN(ShaderId id, typedShader(pick(sharedF32, sgF32, ms), t));
+    rowsPerGroup = ms.rows;
+    return dev.pipeline(id, {{ms.workgroup, ms.rows, nt}});
+}
+
+static push::MatMulPush matMulPush(uint64_t w, uint64_t x, uint64_t y, uint32_t rows, uint32_t cols, uint32_t nTok,
+                                   uint32_t xStride, uint32_t yStride) {
     push::MatMulPush pc{};
     pc.w = w;
     pc.x = x;
@@ -70,6 +73,16 @@ Status mulMat(vk::Device& dev, vk::Commands& cmd, GgmlType t, uint64_t w, uint32
     pc.nTok = nTok;
     pc.xStride = xStride;
     pc.yStride = yStride;
+    return pc;
+}
+
+Status mulMat(vk::Device& dev, vk::Commands& cmd, GgmlType t, uint64_t w, uint32_t rows, uint32_t cols, uint64_t x,
+              uint32_t xStride, uint64_t y, uint32_t yStride, uint32_t nTok) {
+    MOE_TRY(checkCols(t, cols));
+    const uint32_t nt = nTok == 1 ? 1 : 8;
+    uint32_t nr = 1;
+    MOE_ASSIGN(const vk::Pipeline* p, matMulPipeline(dev, t, ShaderId::mul_mat_f32, ShaderId::mul_mat_sg_f32, nt, nr));
+    push::MatMulPush pc = matMulPush(w, x, y, rows, cols, nTok, xStride, yStride);
     const uint32_t tokGroups = (nTok + nt - 1) / nt;
     if (tokGroups > kMaxGroups) return makeError("too many tokens in one matmul");
     // huge row counts (vocabularies) are split into several dispatches
@@ -85,22 +98,12 @@ Status mulMatMoeDirect(vk::Device& dev, vk::Commands& cmd, GgmlType t, uint64_t 
                        uint32_t rows, uint32_t cols, uint64_t x, bool xPerSlot, uint64_t ids, uint32_t k,
                        uint64_t y, uint32_t nTok) {
     MOE_TRY(checkCols(t, cols));
-    const MatMulShape ms = matMulShape(dev.caps());
-    MOE_ASSIGN(ShaderId id, typedShader(pick(ShaderId::mul_mat_moe_f32, ShaderId::mul_mat_moe_sg_f32, ms), t));
-    const uint32_t wg = ms.workgroup;
-    const uint32_t nr = ms.rows;
-    MOE_ASSIGN(const vk::Pipeline* p, dev.pipeline(id, {{wg, nr, 1}}));
-    push::MatMulPush pc{};
-    pc.w = w;
-    pc.x = x;
-    pc.y = y;
+    uint32_t nr = 1;
+    MOE_ASSIGN(const vk::Pipeline* p,
+               matMulPipeline(dev, t, ShaderId::mul_mat_moe_f32, ShaderId::mul_mat_moe_sg_f32, 1, nr));
+    push::MatMulPush pc = matMulPush(w, x, y, rows, cols, nTok, cols, rows);
     pc.ids = ids;
     pc.expertStride = expertStride;
-    pc.rows = rows;
-    pc.cols = cols;
-    pc.nTok = nTok;
-    pc.xStride = cols;
-    pc.yStride = rows;
     pc.k = k;
     pc.flags = xPerSlot ? FLAG_X_PER_SLOT : 0;
     const uint32_t rowGroups = (rows + nr - 1) / nr;
@@ -113,22 +116,13 @@ Status mulMatMoeGrouped(vk::Device& dev, vk::Commands& cmd, GgmlType t, uint64_t
                         uint32_t rows, uint32_t cols, uint64_t x, bool xPerSlot, uint64_t groups, uint32_t nExpert,
                         uint32_t k, uint64_t y, uint32_t nTok) {
     MOE_TRY(checkCols(t, cols));
-    const MatMulShape ms = matMulShape(dev.caps());
-    MOE_ASSIGN(ShaderId id, typedShader(pick(ShaderId::mul_mat_moe_grouped_f32, ShaderId::mul_mat_moe_grouped_sg_f32, ms), t));
-    const uint32_t wg = ms.workgroup;
-    const uint32_t nr = ms.rows, nt = 8;
-    MOE_ASSIGN(const vk::Pipeline* p, dev.pipeline(id, {{wg, nr, nt}}));
-    push::MatMulPush pc{};
-    pc.w = w;
-    pc.x = x;
-    pc.y = y;
+    const uint32_t nt = 8;
+    uint32_t nr = 1;
+    MOE_ASSIGN(const vk::Pipeline* p,
+               matMulPipeline(dev, t, ShaderId::mul_mat_moe_grouped_f32, ShaderId::mul_mat_moe_grouped_sg_f32, nt, nr));
+    push::MatMulPush pc = matMulPush(w, x, y, rows, cols, nTok, cols, rows);
     pc.groups = groups;
     pc.expertStride = expertStride;
-    pc.rows = rows;
-    pc.cols = cols;
-    pc.nTok = nTok;
-    pc.xStride = cols;
-    pc.yStride = rows;
     pc.k = k;
     pc.nExpert = nExpert;
     pc.flags = xPerSlot ? FLAG_X_PER_SLOT : 0;
