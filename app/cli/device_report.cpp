@@ -61,7 +61,6 @@ nlohmann::ordered_json capsJson(const vk::DeviceCaps& c) {
         {"maxSubgroupSize", c.maxSubgroupSize},
         {"subgroupOps", subgroupOpsText(c.subgroupOps)},
         {"maxStorageBufferRange", c.maxStorageBufferRange},
-        {"maxBufferSize", c.maxBufferSize},
         {"maxMemoryAllocationSize", c.maxMemoryAllocationSize},
         {"maxComputeSharedMemorySize", c.maxComputeSharedMemorySize},
         {"maxWorkGroupInvocations", c.maxWorkGroupInvocations},

@@ -97,7 +97,6 @@ DeviceCaps probeCaps(VkPhysicalDevice pd, uint32_t index) {
     c.maxSubgroupSize = v13 ? subCtl.maxSubgroupSize : sub.subgroupSize;
     c.maxStorageBufferRange = p.limits.maxStorageBufferRange;
     c.maxMemoryAllocationSize = m3.maxMemoryAllocationSize;
-    c.maxBufferSize = m3.maxMemoryAllocationSize;
     c.maxComputeSharedMemorySize = p.limits.maxComputeSharedMemorySize;
     c.maxWorkGroupInvocations = p.limits.maxComputeWorkGroupInvocations;
     for (int i = 0; i < 3; ++i) {

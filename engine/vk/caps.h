@@ -42,7 +42,6 @@ struct DeviceCaps {
 
     // limits
     uint64_t maxStorageBufferRange = 0;
-    uint64_t maxBufferSize = 0;
     uint64_t maxMemoryAllocationSize = 0;
     uint32_t maxComputeSharedMemorySize = 0;
     uint32_t maxWorkGroupInvocations = 0;
