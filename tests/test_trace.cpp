@@ -110,6 +110,60 @@ Trace richTrace() {
     return tr;
 }
 
+// The optional parts: 3 layers x 8 experts in steps of 3, 1, 1 and 2 tokens, with the cross-layer
+// predictions (layer 0 empty), per-step cache telemetry and per-layer expert sizes.
+Trace optionalTrace() {
+    Trace tr;
+    tr.info = TraceInfo{"opt", "qwen3moe", "model", "generated", "Vulkan", 3, 8, 2, 0, 64, false, -1};
+    tr.info.expertBytes = {100, 100, 250};
+    tr.info.cache = CacheSetting{"lru", 4, true};
+    std::mt19937 rng(5);
+    int32_t pos = 0;
+    for (uint32_t n : {3u, 1u, 1u, 2u}) {
+        const uint32_t L = 3, K = 2;
+        std::vector<int32_t> ids(L * n * K, -1), counts(L * n, 2), pred(L * n * K, -1), toks(n, 42);
+        std::vector<float> w(L * n * K, 0.5f);
+        for (uint32_t i = 0; i < L * n; ++i) {
+            ids[i * K] = int32_t(rng() % 4), ids[i * K + 1] = int32_t(4 + rng() % 4);
+            if (i >= n) pred[i * K] = int32_t(rng() % 8);  // rows of layer 0 come first: left empty
+            if (i >= n && i % 2) pred[i * K + 1] = (pred[i * K] + 1) % 8;
+        }
+        std::vector<moe::cache::CacheStats> c(L);
+        for (uint32_t l = 0; l < L; ++l) {
+            c[l].accesses = 2 + l, c[l].hits = 1, c[l].misses = 1 + l, c[l].evictions = l, c[l].prefetches = n;
+            c[l].prefetchUsed = 1, c[l].prefetchWasted = n - 1, c[l].bytesUploaded = (uint64_t(1) << 40) + l;
+            c[l].waitMs = 0.1 * (l + 1) / 3.0;
+        }
+        StepView v{n, L, K, 8, ids.data(), w.data(), counts.data(), nullptr, pred.data(), c.data()};
+        REQUIRE(append(tr, v, toks.data(), uint32_t(pos), nullptr).ok());
+        pos += int32_t(n);
+    }
+    REQUIRE(validate(tr).ok());
+    return tr;
+}
+
+void checkOptionalEqual(const Trace& a, const Trace& b) {
+    checkEqual(a, b);
+    CHECK(a.steps == b.steps);
+    CHECK(a.pred == b.pred);
+    CHECK(a.info.expertBytes == b.info.expertBytes);
+    CHECK(a.info.cache.policy == b.info.cache.policy);
+    CHECK(a.info.cache.slots == b.info.cache.slots);
+    CHECK(a.info.cache.prefetch == b.info.cache.prefetch);
+    REQUIRE(a.cache.size() == b.cache.size());
+    for (size_t i = 0; i < a.cache.size(); ++i) {
+        CHECK(a.cache[i].accesses == b.cache[i].accesses);
+        CHECK(a.cache[i].hits == b.cache[i].hits);
+        CHECK(a.cache[i].misses == b.cache[i].misses);
+        CHECK(a.cache[i].evictions == b.cache[i].evictions);
+        CHECK(a.cache[i].prefetches == b.cache[i].prefetches);
+        CHECK(a.cache[i].prefetchUsed == b.cache[i].prefetchUsed);
+        CHECK(a.cache[i].prefetchWasted == b.cache[i].prefetchWasted);
+        CHECK(a.cache[i].bytesUploaded == b.cache[i].bytesUploaded);
+        CHECK(a.cache[i].waitMs == b.cache[i].waitMs);  // exact: shortest round-trip form
+    }
+}
+
 std::string tmpPath(const std::string& name) {
     return (std::filesystem::temp_directory_path() / ("moescope_trace_" + std::to_string(::getpid()) + "_" + name)).string();
 }
@@ -187,7 +241,7 @@ TEST_CASE("trace: bad files give clear errors") {
     CHECK(contains(jsonlError("hello\n"), "t.jsonl:1: the header is not valid JSON"));
     CHECK(contains(jsonlError("[1,2]\n"), "not a JSON object"));
     CHECK(contains(jsonlError(replaced(good, "moescope-trace", "other")), "not a moescope trace"));
-    CHECK(contains(jsonlError(replaced(good, "\"version\":1", "\"version\":2")), "version 2 is not supported"));
+    CHECK(contains(jsonlError(replaced(good, "\"version\":1", "\"version\":3")), "version 3 is not supported"));
     CHECK(contains(jsonlError(replaced(good, "\"n_expert\":4", "\"n_expert\":0")), "'n_expert' = 0 is out of range"));
     CHECK(contains(jsonlError(replaced(good, "\"n_layer\":2", "\"n_layer\":\"2\"")), "'n_layer' must be an integer"));
     CHECK(contains(jsonlError(replaced(good, "\"n_layer\":2", "\"n_layer\":99999999999999999999")), "n_layer"));
@@ -230,12 +284,12 @@ TEST_CASE("trace: bad files give clear errors") {
 }
 
 TEST_CASE("trace: corrupted files never crash the readers") {
-    const Trace tr = richTrace();
-    const std::string text = toJsonl(tr);
-    const std::vector<uint8_t> bin = toBinary(tr);
+    const Trace tr = richTrace(), opt = optionalTrace();
     std::mt19937 rng(3);
     int rejected = 0;
-    for (int i = 0; i < 300; ++i) {
+    for (int i = 0; i < 600; ++i) {
+        const std::string text = toJsonl(i % 2 ? tr : opt);
+        const std::vector<uint8_t> bin = toBinary(i % 2 ? tr : opt);
         std::string t = text;
         std::vector<uint8_t> b = bin;
         for (int k = 0; k < 1 + i % 4; ++k) {
@@ -250,7 +304,169 @@ TEST_CASE("trace: corrupted files never crash the readers") {
         if (rj.ok()) CHECK(validate(*rj).ok());
         if (rb.ok()) CHECK(validate(*rb).ok());
     }
-    CHECK(rejected > 100);  // many corruptions are caught; none may crash
+    CHECK(rejected > 200);  // many corruptions are caught; none may crash
+}
+
+TEST_CASE("trace: steps, predictions and cache telemetry round trip") {
+    const Trace tr = optionalTrace();
+    CHECK(tr.steps == std::vector<int32_t>{0, 0, 0, 1, 2, 3, 3});
+    CHECK(tr.nSteps() == 4);
+    CHECK(stepBegins(tr) == std::vector<size_t>{0, 3, 4, 5, 7});
+    CHECK(tr.cache.size() == 4 * 3);
+    CHECK(tr.predAt(0, 0)[0] == -1);
+    for (const char* ext : {".jsonl", ".mstrace"}) {
+        CAPTURE(ext);
+        const std::string path = tmpPath(std::string("opt") + ext);
+        REQUIRE(writeTrace(path, tr).ok());
+        auto back = readTrace(path);
+        REQUIRE_MESSAGE(back.ok(), (back.ok() ? "" : back.error().message));
+        checkOptionalEqual(tr, *back);
+        std::filesystem::remove(path);
+    }
+    // the binary form with the sections is version 2; JSON Lines stays 1 (a version-1 reader
+    // ignores the new keys); the telemetry sits on the first token line of each step only
+    const std::vector<uint8_t> bin = toBinary(tr);
+    CHECK(bin[8] == 2);
+    const std::string text = toJsonl(tr);
+    CHECK(contains(text, "\"version\":1"));
+    CHECK(contains(text, "\"cache\":{\"policy\":\"lru\",\"prefetch\":true,\"slots\":4,\"telemetry\":true}"));
+    CHECK(contains(text, "\"expert_bytes\":[100,100,250]"));
+    size_t lines = 0;
+    for (size_t at = text.find("\"cache\":[{"); at != std::string::npos; at = text.find("\"cache\":[{", at + 1)) ++lines;
+    CHECK(lines == 4);
+    CHECK(contains(text, "{\"t\":1,\"step\":0,"));
+    CHECK(contains(text, "\"pred\":[[],["));
+    // one expert size for every layer is written as one number
+    Trace same = tr;
+    same.info.expertBytes = {7, 7, 7};
+    CHECK(contains(toJsonl(same), "\"expert_bytes\":7,"));
+    auto back = parseJsonl(toJsonl(same));
+    REQUIRE(back.ok());
+    CHECK(back->info.expertBytes == std::vector<uint64_t>{7, 7, 7});
+}
+
+TEST_CASE("trace: traces without the additions stay version 1") {
+    const Trace tr = makeTrace({{{0}, {1}}, {{2}, {3}}});
+    CHECK(tr.steps.empty());  // one token per step: no step indices stored
+    CHECK(tr.nSteps() == 2);
+    const std::vector<uint8_t> bin = toBinary(tr);
+    CHECK(bin[8] == 1);
+    const std::string text = toJsonl(tr);
+    for (const char* key : {"\"steps\"", "\"step\"", "\"pred\"", "\"cache\"", "\"expert_bytes\""}) CHECK(!contains(text, key));
+    // a version-1 file as the previous build wrote it reads, with none of the additions
+    const std::string v1 =
+        "{\"format\":\"moescope-trace\",\"version\":1,\"model\":\"m\",\"arch\":\"olmoe\",\"n_layer\":1,\"n_expert\":4,"
+        "\"k\":1,\"k_max\":1,\"policy\":\"model\",\"mode\":\"teacher-forced\",\"backend\":\"x\",\"ctx\":8,"
+        "\"n_tokens\":2,\"probs\":\"none\",\"prob_digits\":-1,\"pieces\":false,\"tokens\":[5,6]}\n"
+        "{\"t\":0,\"pos\":0,\"token\":5,\"active\":[1],\"ids\":[[2]],\"weights\":[[1]],\"entropy\":[0]}\n"
+        "{\"t\":1,\"pos\":1,\"token\":6,\"active\":[1],\"ids\":[[3]],\"weights\":[[1]],\"entropy\":[0]}\n";
+    auto r = parseJsonl(v1);
+    REQUIRE_MESSAGE(r.ok(), (r.ok() ? "" : r.error().message));
+    CHECK(r->steps.empty());
+    CHECK(r->pred.empty());
+    CHECK(r->cache.empty());
+    CHECK(r->info.expertBytes.empty());
+    CHECK(r->info.cache.slots == 0);
+    CHECK(r->nSteps() == 2);
+    // its binary form is the version-1 layout: re-written, it is byte for byte what version 1 wrote
+    auto b = parseBinary(toBinary(*r).data(), toBinary(*r).size());
+    REQUIRE(b.ok());
+    CHECK(toBinary(*b) == toBinary(*r));
+    CHECK(toBinary(*r)[8] == 1);
+}
+
+TEST_CASE("trace: bad steps, predictions and telemetry") {
+    const Trace good = optionalTrace();
+    auto invalid = [](Trace t) {
+        Status st = validate(t);
+        REQUIRE(!st.ok());
+        return st.message();
+    };
+    Trace t = good;
+    t.steps[3] = 2;  // skips step 1
+    CHECK(contains(invalid(t), "token 3: step 2 does not follow step 0"));
+    t = good;
+    t.steps[0] = 1;
+    CHECK(contains(invalid(t), "steps start at 0"));
+    t = good;
+    t.pred[0] = 3;  // layer 0 of token 0
+    CHECK(contains(invalid(t), "token 0, layer 0: prediction of layer 0 must be empty"));
+    t = good;
+    t.pred[t.row(0, 1) * 2 + 0] = -1, t.pred[t.row(0, 1) * 2 + 1] = 5;
+    CHECK(contains(invalid(t), "has an expert after the padding"));
+    t = good;
+    t.pred[t.row(1, 2) * 2 + 0] = 9;
+    CHECK(contains(invalid(t), "expert 9 out of range"));
+    t = good;
+    t.pred[t.row(1, 1) * 2 + 0] = 4, t.pred[t.row(1, 1) * 2 + 1] = 4;
+    CHECK(contains(invalid(t), "lists expert 4 twice"));
+    t = good;
+    t.cache[2].hits = 9;
+    CHECK(contains(invalid(t), "step 0, layer 2: cache telemetry is inconsistent"));
+    t = good;
+    t.cache.pop_back();
+    CHECK(contains(invalid(t), "one entry per step and layer"));
+    t = good;
+    t.info.cache.slots = 0;
+    CHECK(contains(invalid(t), "without the cache setting"));
+    t = good;
+    t.info.expertBytes = {1, 2};
+    CHECK(contains(invalid(t), "one size per layer"));
+
+    // append: all steps or none, and telemetry needs the header setting
+    Trace a = makeTrace({{{0}, {1}}}, false);
+    int32_t ids[2] = {1, -1}, counts[1] = {1}, pred[2] = {-1, -1}, tok = 3;
+    float w[2] = {1, 0}, p[4] = {0, 1, 0, 0};
+    moe::cache::CacheStats c;
+    StepView v{1, 1, 2, 4, ids, w, counts, p, pred, nullptr};
+    CHECK(contains(append(a, v, &tok, 9).message(), "predictions must be given for every step or for none"));
+    v.pred = nullptr, v.cache = &c;
+    CHECK(contains(append(a, v, &tok, 9).message(), "telemetry must be given for every step or for none"));
+    Trace e;
+    e.info = a.info;
+    CHECK(contains(append(e, v, &tok, 0).message(), "needs the cache setting"));
+    v.cache = nullptr, v.pred = pred;
+    pred[0] = 7;
+    CHECK(contains(append(e, v, &tok, 0).message(), "predicts expert 7"));
+
+    // the readers
+    const std::string text = toJsonl(good);
+    auto jsonlError = [](const std::string& s) {
+        auto r = parseJsonl(s, "t.jsonl");
+        REQUIRE_MESSAGE(!r.ok(), "accepted: ", s.substr(0, 300));
+        return r.error().message;
+    };
+    auto replaced = [&](std::string s, const std::string& from, const std::string& to) {
+        const size_t at = s.find(from);
+        REQUIRE(at != std::string::npos);
+        return s.replace(at, from.size(), to);
+    };
+    Trace noCache = good;
+    noCache.cache.clear();
+    noCache.info.cache = CacheSetting{};
+    CHECK(contains(jsonlError(replaced(toJsonl(noCache), "{\"t\":1,\"step\":0,", "{\"t\":1,\"step\":2,")),
+                   "token 1: step 2 does not follow step 0"));
+    CHECK(contains(jsonlError(replaced(text, "{\"t\":1,\"step\":0,", "{\"t\":1,\"step\":1,")),
+                   "t.jsonl:3: field 'cache' must be an array of 3 objects"));
+    CHECK(contains(jsonlError(replaced(text, "{\"t\":1,\"step\":0,", "{\"t\":1,")), "t.jsonl:3: field 'step'"));
+    CHECK(contains(jsonlError(replaced(text, "{\"t\":1,\"step\":0,", "{\"t\":1,\"step\":0,\"cache\":[],")),
+                   "t.jsonl:3: field 'cache' belongs on the first token line of a step"));
+    CHECK(contains(jsonlError(replaced(text, "\"cache\":[{\"accesses\":2,", "\"cache\":[{\"accesses\":-2,")),
+                   "t.jsonl:2: cache[0]: 'accesses' must be an integer >= 0"));
+    CHECK(contains(jsonlError(replaced(text, "\"pred\":[[],[", "\"pred\":[[],[9,")), "pred[1] must hold at most k_max"));
+    CHECK(contains(jsonlError(replaced(text, "\"slots\":4", "\"slots\":9")), "'cache.slots' must be an integer in 1..8"));
+    CHECK(contains(jsonlError(replaced(text, "\"expert_bytes\":[100,100,250]", "\"expert_bytes\":[1]")), "expert_bytes"));
+    CHECK(contains(jsonlError(replaced(text, "\"version\":1", "\"version\":0")), "version 0 is not supported"));
+    const std::vector<uint8_t> bin = toBinary(good);
+    auto binError = [](const std::vector<uint8_t>& b) {
+        auto r = parseBinary(b.data(), b.size(), "t.mstrace");
+        REQUIRE(!r.ok());
+        return r.error().message;
+    };
+    CHECK(contains(binError(std::vector<uint8_t>(bin.begin(), bin.end() - 8)), "cache telemetry section ends early"));
+    std::vector<uint8_t> b = bin;
+    b[8] = 1;  // the header says 2
+    CHECK(contains(binError(b), "the header says version 2 but the file is version 1"));
 }
 
 TEST_CASE("stats: load, imbalance, entropy, active experts and transitions (hand-computed)") {

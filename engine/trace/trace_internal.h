@@ -6,13 +6,24 @@
 
 namespace moe::trace::detail {
 
-// The header fields common to both forms (JSONL adds "tokens").
-nlohmann::json headerJson(const TraceInfo& info, size_t nTokens, bool hasPieces, const WriteOptions& opts);
+// The optional parts a file holds, declared in its header ("steps", "pred", cache "telemetry").
+struct Sections {
+    bool steps = false, pred = false, telemetry = false;
+    bool any() const { return steps || pred || telemetry; }
+};
+inline Sections sectionsOf(const Trace& tr) { return {!tr.steps.empty(), !tr.pred.empty(), !tr.cache.empty()}; }
+
+// The header fields common to both forms (JSONL adds "tokens"). Optional keys are written only
+// when present, so a trace without them gives the same header as before they existed.
+nlohmann::json headerJson(const TraceInfo& info, size_t nTokens, bool hasPieces, const WriteOptions& opts,
+                          const Sections& sections, uint32_t version);
 
 struct ParsedHeader {
     TraceInfo info;
     uint64_t nTokens = 0;
     bool hasPieces = false;
+    Sections sections;
+    uint32_t version = 0;
 };
 // Checks format, version, types and limits. `where` prefixes messages ("file.jsonl:1").
 Result<ParsedHeader> parseHeader(const nlohmann::json& j, const std::string& where);
