@@ -20,3 +20,4 @@ endforeach()
 
 include(${CMAKE_CURRENT_LIST_DIR}/variants_dense.cmake OPTIONAL)
 include(${CMAKE_CURRENT_LIST_DIR}/variants_moe.cmake OPTIONAL)
+include(${CMAKE_CURRENT_LIST_DIR}/variants_roofline.cmake OPTIONAL)
