@@ -1,5 +1,7 @@
-// Shared Vulkan device for GPU tests: validation layer always on; every test case checks
-// that it caused zero validation messages (a doctest listener reports them per case).
+// Shared Vulkan device for GPU tests: validation layer with synchronization validation always
+// on; every test case checks that it caused zero validation messages, counted over every Vulkan
+// instance of the process (engine objects such as a Session create their own, with validation
+// from MOESCOPE_VALIDATION / MOESCOPE_SYNC_VALIDATION, which ctest sets for GPU tests).
 #pragma once
 #include <doctest/doctest.h>
 
@@ -23,6 +25,7 @@ struct GpuEnv {
             GpuEnv e;
             vk::InstanceOptions opts;
             opts.validation = true;
+            opts.syncValidation = true;
             auto inst = vk::Instance::create(opts);
             if (!inst.ok()) {
                 std::fprintf(stderr, "GPU tests: %s\n", inst.error().message.c_str());
@@ -45,7 +48,10 @@ struct GpuEnv {
         return env;
     }
     static vk::Device& dev() { return *get().device; }
-    static uint32_t validationCount() { return get().instance->validationMessageCount(); }
+    static uint32_t validationCount() {
+        get();
+        return vk::validationMessagesInProcess();
+    }
 };
 
 // Allocate a device buffer and fill it from host data.

@@ -191,6 +191,8 @@ int runApp(const AppOptions& opts) {
             bool capture = false;
             if (opts.autorun && run.phase != Autorun::Phase::Finished) capture = stepAutorun(run, s, opts, act);
             if (!run.error.empty()) {
+                // the dump still shows what the window shows: the error, and no model
+                (void)writeStateDump(s, run, opts, Screenshot{}, renderer->validationMessages(), renderer->deviceName());
                 code = fail(run.error);
                 break;
             }
@@ -211,7 +213,7 @@ int runApp(const AppOptions& opts) {
                 break;
             }
             if (capture && (!wantShot || shot.width > 0)) {
-                if (auto st = finishAutorun(s, opts, shot, renderer->validationMessages(), renderer->deviceName()); !st.ok()) {
+                if (auto st = finishAutorun(s, run, opts, shot, renderer->validationMessages(), renderer->deviceName()); !st.ok()) {
                     code = fail(st.message());
                     break;
                 }

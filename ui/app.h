@@ -2,6 +2,7 @@
 // tests and for screenshots.
 #pragma once
 #include <string>
+#include <vector>
 
 namespace moe::ui {
 
@@ -19,6 +20,9 @@ struct AppOptions {
     std::string screenshot;     // PNG of the window after the generation
     std::string dumpState;      // JSON of what the panels show
     bool quitAfterGeneration = false;
+    // --then-open FILE...: after the generation, open each file in turn as File > Open does and
+    // wait for it to load or fail; the state dump lists every outcome (tests of broken files).
+    std::vector<std::string> thenOpen;
 };
 
 // Runs until the window closes (or the autorun finishes with --quit-after-generation).

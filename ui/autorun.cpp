@@ -30,8 +30,24 @@ bool stepAutorun(Autorun& run, AppState& s, const AppOptions& opts, UiActions& a
                 run.error = s.chat.lastError;
                 return false;
             }
-            run.phase = Autorun::Phase::Settling;
+            run.phase = opts.thenOpen.empty() ? Autorun::Phase::Settling : Autorun::Phase::Opening;
             run.settleFrames = 3;  // windows size themselves over the first frames
+            return false;
+        case Autorun::Phase::Opening:
+            // one file at a time, as a user opening them one after the other
+            if (run.waitingLoad) {
+                if (s.model.loading) return false;
+                run.loads.push_back({opts.thenOpen[run.loads.size()], s.model.error,
+                                     s.model.facts ? s.model.facts->path : std::string()});
+                run.waitingLoad = false;
+            }
+            if (run.loads.size() < opts.thenOpen.size()) {
+                act.loadModel = opts.thenOpen[run.loads.size()];
+                s.model.pathInput = *act.loadModel;
+                run.waitingLoad = true;
+                return false;
+            }
+            run.phase = Autorun::Phase::Settling;
             return false;
         case Autorun::Phase::Settling:
             if (--run.settleFrames > 0) return false;
@@ -45,8 +61,8 @@ bool stepAutorun(Autorun& run, AppState& s, const AppOptions& opts, UiActions& a
     return false;
 }
 
-nlohmann::json dumpState(const AppState& s, const AppOptions& opts, const Screenshot& shot, uint32_t guiValidation,
-                         const std::string& guiDevice) {
+nlohmann::json dumpState(const AppState& s, const Autorun& run, const AppOptions& opts, const Screenshot& shot,
+                         uint32_t guiValidation, const std::string& guiDevice) {
     using nlohmann::json;
     json model = nullptr;
     if (s.model.facts) {
@@ -93,9 +109,14 @@ nlohmann::json dumpState(const AppState& s, const AppOptions& opts, const Screen
     json memory = json::object();
     for (size_t i = 0; i < s.perf.memory.size(); ++i) memory[vk::memoryTagName(vk::MemoryTag(i))] = s.perf.memory[i];
     const int32_t focus = focusPosition(c);
+    json loads = json::array();
+    for (const auto& l : run.loads) loads.push_back({{"path", l.path}, {"error", l.error}, {"model_after", l.modelAfter}});
     return {{"format", "moescope-gui-state"},
             {"version", 1},
             {"model", model},
+            {"model_error", s.model.error},
+            {"autorun_error", run.error},
+            {"load_attempts", loads},
             {"mode", s.chat.settings.completion ? "completion" : "chat"},
             {"prompt", opts.autorun ? opts.prompt : c.promptText},
             {"generated_text", reply},
@@ -117,17 +138,22 @@ nlohmann::json dumpState(const AppState& s, const AppOptions& opts, const Screen
             {"screenshot", {{"path", opts.screenshot}, {"width", shot.width}, {"height", shot.height}}}};
 }
 
-Status finishAutorun(const AppState& s, const AppOptions& opts, const Screenshot& shot, uint32_t guiValidation,
-                     const std::string& guiDevice) {
-    if (!opts.screenshot.empty()) MOE_TRY(writePng(opts.screenshot, shot));
-    if (!opts.dumpState.empty()) {
-        std::ofstream f(opts.dumpState);
-        if (!f) return makeError("cannot write " + opts.dumpState);
-        f << dumpState(s, opts, shot, guiValidation, guiDevice).dump(1, ' ', false, nlohmann::json::error_handler_t::replace)
-          << "\n";
-        if (!f) return makeError("error writing " + opts.dumpState);
-    }
+Status writeStateDump(const AppState& s, const Autorun& run, const AppOptions& opts, const Screenshot& shot,
+                      uint32_t guiValidation, const std::string& guiDevice) {
+    if (opts.dumpState.empty()) return {};
+    std::ofstream f(opts.dumpState);
+    if (!f) return makeError("cannot write " + opts.dumpState);
+    f << dumpState(s, run, opts, shot, guiValidation, guiDevice)
+             .dump(1, ' ', false, nlohmann::json::error_handler_t::replace)
+      << "\n";
+    if (!f) return makeError("error writing " + opts.dumpState);
     return {};
+}
+
+Status finishAutorun(const AppState& s, const Autorun& run, const AppOptions& opts, const Screenshot& shot,
+                     uint32_t guiValidation, const std::string& guiDevice) {
+    if (!opts.screenshot.empty()) MOE_TRY(writePng(opts.screenshot, shot));
+    return writeStateDump(s, run, opts, shot, guiValidation, guiDevice);
 }
 
 }  // namespace moe::ui

@@ -2,6 +2,7 @@
 // wait for the reply, let every panel render, then capture the window and dump the state.
 #pragma once
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -12,11 +13,19 @@
 namespace moe::ui {
 
 struct Autorun {
-    enum class Phase { WaitModel, Generating, Settling, Capture, Finished };
+    enum class Phase { WaitModel, Generating, Opening, Settling, Capture, Finished };
     Phase phase = Phase::WaitModel;
     int settleFrames = 0;
     int captureAttempts = 0;
     std::string error;  // set: the run failed (exit 1 with this line)
+    // --then-open: one entry per file opened after the generation
+    struct LoadAttempt {
+        std::string path;
+        std::string error;       // the model panel's error after the attempt ("" : it loaded)
+        std::string modelAfter;  // path of the model shown after the attempt
+    };
+    std::vector<LoadAttempt> loads;
+    bool waitingLoad = false;
 };
 
 // Called once per frame before the panels act: sends the prompt once the model is loaded and
@@ -25,11 +34,15 @@ bool stepAutorun(Autorun& run, AppState& s, const AppOptions& opts, UiActions& a
 
 // What the panels show, as JSON: model facts, prompt and reply (text and token ids), routing of
 // every token (trace version 0 objects), expert load, tok/s, kernel times, memory, validation.
-nlohmann::json dumpState(const AppState& s, const AppOptions& opts, const Screenshot& shot, uint32_t guiValidation,
-                         const std::string& guiDevice);
+nlohmann::json dumpState(const AppState& s, const Autorun& run, const AppOptions& opts, const Screenshot& shot,
+                         uint32_t guiValidation, const std::string& guiDevice);
+
+// Writes the state dump the options ask for (also when the autorun failed: it shows the error).
+Status writeStateDump(const AppState& s, const Autorun& run, const AppOptions& opts, const Screenshot& shot,
+                      uint32_t guiValidation, const std::string& guiDevice);
 
 // Writes the screenshot and the dump the options ask for.
-Status finishAutorun(const AppState& s, const AppOptions& opts, const Screenshot& shot, uint32_t guiValidation,
-                     const std::string& guiDevice);
+Status finishAutorun(const AppState& s, const Autorun& run, const AppOptions& opts, const Screenshot& shot,
+                     uint32_t guiValidation, const std::string& guiDevice);
 
 }  // namespace moe::ui

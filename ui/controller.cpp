@@ -100,6 +100,11 @@ void applyEvent(AppState& s, const rt::SessionEvent& ev) {
                    [&](const rt::MemoryEvent& e) { s.perf.memory = e.bytes; },
                    [&](const rt::GenerationDoneEvent& e) { onDone(s, e); },
                    [&](const rt::NoticeEvent& e) { s.routing.notice = s.chat.status = e.message; },
+                   [&](const rt::ContextShiftEvent& e) {
+                       applyContextShift(s.conv, e);
+                       s.chat.status = "context full: the oldest " + std::to_string(e.dropped) +
+                                       " tokens after the system prompt were dropped";
+                   },
                },
                ev);
 }

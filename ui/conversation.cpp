@@ -1,6 +1,7 @@
 // Conversation state, persistence and trace export.
 #include "ui/conversation.h"
 
+#include <algorithm>
 #include <fstream>
 
 namespace moe::ui {
@@ -54,6 +55,21 @@ void applyRouting(Conversation& c, const rt::TokenRoutingEvent& e) {
     t.weights = e.weights;
     t.counts = e.counts;
     t.probs = e.probs;
+}
+
+void applyContextShift(Conversation& c, const rt::ContextShiftEvent& e) {
+    const size_t from = std::min<size_t>(e.kept, c.tokens.size());
+    const size_t to = std::min<size_t>(size_t(e.kept) + e.dropped, c.tokens.size());
+    c.tokens.erase(c.tokens.begin() + long(from), c.tokens.begin() + long(to));
+    auto move = [&](int32_t& pos) {
+        if (pos < int32_t(e.kept)) return;
+        pos = pos >= int32_t(e.kept + e.dropped) ? pos - int32_t(e.dropped) : int32_t(e.kept);
+    };
+    for (MessageView& m : c.messages) {
+        move(m.firstPos);
+        move(m.endPos);
+    }
+    if (c.pinned >= int32_t(e.kept)) c.pinned = -1;
 }
 
 std::vector<ChatMessage> chatMessages(const Conversation& c, const ChatSettings& s) {

@@ -18,6 +18,8 @@ void applyPrompt(Conversation& c, const rt::PromptEvent& e);
 void applyToken(Conversation& c, const rt::TokenOutEvent& e);
 // A token was evaluated: its routing.
 void applyRouting(Conversation& c, const rt::TokenRoutingEvent& e);
+// The context was shifted: positions [kept, kept + dropped) are gone, later ones move down.
+void applyContextShift(Conversation& c, const rt::ContextShiftEvent& e);
 
 // The messages the chat template renders (system prompt first when set).
 std::vector<ChatMessage> chatMessages(const Conversation& c, const ChatSettings& s);

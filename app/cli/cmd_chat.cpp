@@ -1,5 +1,6 @@
 // `moescope chat`: a terminal conversation using the model's chat template. The KV cache keeps
-// the conversation; each turn only the new tokens are evaluated.
+// the conversation; each turn only the new tokens are evaluated. Past the context length the
+// context shifts (runtime/context.h): the system prompt stays, the oldest half of the rest goes.
 #include <cstdio>
 #include <iostream>
 
@@ -36,6 +37,7 @@ void registerChat(CLI::App& app) {
         std::vector<ChatMessage> conv;
         if (!o->system.empty()) conv.push_back({"system", o->system});
         std::vector<int32_t> inCache;  // tokens already evaluated
+        uint32_t dropped = 0;          // tokens cut by context shifts
         std::string line;
         while (true) {
             std::printf("> ");
@@ -43,22 +45,30 @@ void registerChat(CLI::App& app) {
             if (!std::getline(std::cin, line) || line.empty()) break;
             conv.push_back({"user", line});
             auto full = tmpl.encode(tok, conv, true);
-            // reuse the cached prefix when the rendering of the conversation extends it
-            size_t common = 0;
-            while (common < inCache.size() && common < full.size() && inCache[common] == full[common]) ++common;
-            if (common == full.size()) common = full.size() - 1;
-            std::vector<int32_t> fresh(full.begin() + long(common), full.end());
-            std::vector<int32_t> history(full.begin(), full.begin() + long(common));
+            // reuse the cached prefix when the rendering of the conversation extends it; shift
+            // the context when the conversation no longer fits
+            const uint32_t nKeep = rt::chatKeepTokens(tmpl, tok, conv, full);
+            rt::ContextPlan plan = rt::planContext(full, inCache, nKeep, dropped, backend->nCtx());
+            if (plan.dropped > dropped)
+                std::fprintf(stderr, "moescope: context full: dropped the oldest %u tokens after the system prompt\n",
+                             plan.dropped - dropped);
+            dropped = plan.dropped;
+            std::vector<int32_t> fresh(plan.window.begin() + long(plan.reuse), plan.window.end());
+            std::vector<int32_t> history(plan.window.begin(), plan.window.begin() + long(plan.reuse));
             rt::GenerateParams gp;
             gp.maxTokens = o->n;
             gp.sampler = o->sp;
+            gp.context = {true, nKeep};
+            gp.onContextShift = [](uint32_t, uint32_t cut) {
+                std::fprintf(stderr, "\nmoescope: context full: dropped the oldest %u tokens after the system prompt\n", cut);
+            };
             std::string reply;
             auto st = rt::generate(*backend, tok, fresh, gp, [&](const rt::TokenEvent& ev) {
                 reply += ev.text;
                 std::fputs(ev.text.c_str(), stdout);
                 std::fflush(stdout);
                 return true;
-            }, uint32_t(common), &history);
+            }, plan.reuse, &history);
             std::printf("\n");
             if (!st.ok()) {
                 fail(st.error().message);
@@ -67,13 +77,9 @@ void registerChat(CLI::App& app) {
             // the sampled tokens are in the cache except the last one (never evaluated)
             inCache = history;
             if (!inCache.empty() && st.value().stopReason != "eog") inCache.pop_back();
+            dropped += st.value().droppedTokens;
             conv.push_back({"assistant", reply});
             std::fprintf(stderr, "[%.1f tok/s]\n", st.value().decodeTokPerSec());
-            if (st.value().stopReason == "context length reached") {
-                std::fprintf(stderr, "moescope: the conversation filled the context (%u tokens); start a new chat\n",
-                             backend->nCtx());
-                break;
-            }
         }
     });
 }

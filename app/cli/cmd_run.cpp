@@ -17,6 +17,7 @@ void registerRun(CLI::App& app) {
         rt::SamplerParams sp;
         bool json = false;
         bool noBos = false;
+        bool contextShift = false;
     };
     auto o = std::make_shared<Opts>();
     auto* cmd = app.add_subcommand("run", "generate text from a prompt");
@@ -31,6 +32,8 @@ void registerRun(CLI::App& app) {
     cmd->add_option("--seed", o->sp.seed, "sampling seed");
     cmd->add_flag("--json", o->json, "one JSON object per line: tokens, then a summary");
     cmd->add_flag("--no-bos", o->noBos, "do not add BOS even if the model asks for it");
+    cmd->add_flag("--context-shift", o->contextShift,
+                  "at the context length keep the prompt, drop the oldest half of the rest and go on (default: stop)");
     cmd->callback([o] {
         auto model = loadModelOrFail(o->mf);
         if (!model) return;
@@ -41,6 +44,7 @@ void registerRun(CLI::App& app) {
         rt::GenerateParams gp;
         gp.maxTokens = o->n;
         gp.sampler = o->sp;
+        gp.context = {o->contextShift, uint32_t(ids.size())};
         if (!o->json) {
             std::fputs(o->prompt.c_str(), stdout);
             std::fflush(stdout);
@@ -68,15 +72,23 @@ void registerRun(CLI::App& app) {
                              {"generated_tokens", s.generatedTokens},
                              {"prefill_tok_s", s.prefillTokPerSec()},
                              {"decode_tok_s", s.decodeTokPerSec()},
-                             {"stop", s.stopReason}};
+                             {"stop", s.stopReason},
+                             {"context_shifts", s.contextShifts},
+                             {"n_ctx", backend->nCtx()}};
             std::printf("%s\n", j.dump().c_str());
         } else {
             std::printf("\n");
             std::fprintf(stderr, "[%s] prompt %u tokens, %.1f tok/s | generated %u tokens, %.1f tok/s | stop: %s\n",
                          backend->name().c_str(), s.promptTokens, s.prefillTokPerSec(), s.generatedTokens,
                          s.decodeTokPerSec(), s.stopReason.c_str());
+            if (s.contextShifts)
+                std::fprintf(stderr, "moescope: the context shifted %u times (%u tokens dropped)\n", s.contextShifts,
+                             s.droppedTokens);
             if (s.stopReason == "context length reached")
-                std::fprintf(stderr, "moescope: generation stopped at the context length (%u tokens)\n", backend->nCtx());
+                std::fprintf(stderr,
+                             "moescope: generation stopped at the context length (%u tokens); --ctx N for a larger "
+                             "context, --context-shift to go on\n",
+                             backend->nCtx());
         }
     });
 }

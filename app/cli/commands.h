@@ -16,5 +16,7 @@ void registerPerplexity(CLI::App& app);
 void registerGenModel(CLI::App& app);
 void registerTrace(CLI::App& app);
 void registerStats(CLI::App& app);
+void registerBench(CLI::App& app);
+void registerCacheSim(CLI::App& app);
 
 }  // namespace moe::cli

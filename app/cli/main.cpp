@@ -23,6 +23,8 @@ int main(int argc, char** argv) {
     moe::cli::registerGenModel(app);
     moe::cli::registerTrace(app);
     moe::cli::registerStats(app);
+    moe::cli::registerBench(app);
+    moe::cli::registerCacheSim(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -20,14 +20,18 @@ int main(int argc, char** argv) {
     app.add_option("--screenshot", o.screenshot, "--autorun: write a PNG of the window after the generation");
     app.add_option("--dump-state", o.dumpState, "--autorun: write what the panels show as JSON");
     app.add_flag("--quit-after-generation", o.quitAfterGeneration, "--autorun: exit once the files are written");
+    app.add_option("--then-open", o.thenOpen,
+                   "--autorun: after the generation, open each FILE in turn (as File > Open); the dump lists the outcomes");
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
         return app.exit(e);
     }
     o.autorun = autorun->count() > 0;
-    if (!o.autorun && (!o.screenshot.empty() || !o.dumpState.empty() || o.quitAfterGeneration || o.chat)) {
-        std::fprintf(stderr, "moescope-gui: error: --screenshot, --dump-state, --chat and --quit-after-generation need --autorun\n");
+    if (!o.autorun && (!o.screenshot.empty() || !o.dumpState.empty() || o.quitAfterGeneration || o.chat ||
+                       !o.thenOpen.empty())) {
+        std::fprintf(stderr, "moescope-gui: error: --screenshot, --dump-state, --chat, --then-open and "
+                             "--quit-after-generation need --autorun\n");
         return 1;
     }
     return moe::ui::runApp(o);

@@ -325,7 +325,9 @@ Result<std::unique_ptr<Model>> loadModel(GgufFile file) {
     const GgufTensor* embd = f.tensor("token_embd.weight");
     if (!embd) return L.error("missing tensor 'token_embd.weight'");
     MOE_TRY(loadConfig(L, m->cfg));
-    if (embd->ne[1] <= 0 || embd->ne[1] > INT32_MAX) return L.error("token_embd.weight has an invalid row count");
+    if (embd->ne[1] <= 0 || embd->ne[1] > INT32_MAX)
+        return L.error("tensor 'token_embd.weight' has " + std::to_string(embd->ne[1]) +
+                       " rows; the vocabulary size must be in [1, 2^31-1]");
     m->cfg.n_vocab = uint32_t(embd->ne[1]);
     MOE_ASSIGN(m->token_embd, L.tensor("token_embd.weight", {m->cfg.embedding_length, m->cfg.n_vocab}, Kind::Matrix));
     MOE_TRY(loadTensors(L, *m));

@@ -9,6 +9,25 @@
 
 namespace moe::rt {
 
+DeviceMemoryNeed deviceMemoryNeed(const Model& model, uint32_t nCtx) {
+    const ModelConfig& c = model.cfg;
+    DeviceMemoryNeed n;
+    for (const auto& t : model.file.tensors()) n.weights += t.nBytes;
+    n.kvCache = 2ull * c.block_count * nCtx * c.head_count_kv * c.head_dim * sizeof(float);
+    return n;
+}
+
+Status checkDeviceMemory(vk::Device& dev, const Model& model, uint32_t nCtx) {
+    const DeviceMemoryNeed need = deviceMemoryNeed(model, nCtx);
+    const uint64_t avail = dev.allocator().heapAvailable(vk::MemoryKind::Device);
+    if (need.total() <= avail) return {};
+    auto mib = [](uint64_t b) { return std::to_string((b + (1ull << 20) - 1) >> 20) + " MiB"; };
+    return makeError("out of device memory: the model needs " + mib(need.total()) + " (weights " + mib(need.weights) +
+                     ", KV cache " + mib(need.kvCache) + " for " + std::to_string(nCtx) + " tokens), " + mib(avail) +
+                     " of the device's " + mib(dev.allocator().heapSize(vk::MemoryKind::Device)) + " are free" +
+                     (need.weights < avail ? " (the weights alone fit: try a smaller context)" : ""));
+}
+
 namespace {
 
 class VulkanBackend final : public Backend {
@@ -117,6 +136,7 @@ Result<std::unique_ptr<Backend>> createBackend(const Model& model, const Backend
     MOE_ASSIGN(b->instance, vk::Instance::create(io));
     MOE_ASSIGN(uint32_t index, b->instance->chooseDevice(opts.device));
     MOE_ASSIGN(b->device, vk::Device::create(*b->instance, index));
+    MOE_TRY(checkDeviceMemory(*b->device, model, nCtx));
     ForwardOptions fo;
     fo.nCtx = nCtx;
     fo.maxBatch = opts.maxBatch;

@@ -10,6 +10,10 @@
 #include "model/model.h"
 #include "runtime/routing_record.h"
 
+namespace moe::vk {
+class Device;
+}
+
 namespace moe::rt {
 
 class Backend {
@@ -45,5 +49,17 @@ struct BackendOptions {
 
 // Creates the backend for a loaded model (the model must outlive it).
 Result<std::unique_ptr<Backend>> createBackend(const Model& model, const BackendOptions& opts);
+
+// Device memory the Vulkan forward pass of a model needs for its weights and its KV cache
+// (activations and routing buffers come on top: a few MiB for small batches).
+struct DeviceMemoryNeed {
+    uint64_t weights = 0, kvCache = 0;
+    uint64_t total() const { return weights + kvCache; }
+};
+DeviceMemoryNeed deviceMemoryNeed(const Model& model, uint32_t nCtx);
+// Checked before anything is uploaded: "out of device memory: the model needs 2300 MiB (weights
+// 2100 MiB, KV cache 200 MiB for 4096 tokens), 1900 MiB of the device's 2048 MiB are free"; when the
+// weights alone would fit, it says to try a smaller context.
+Status checkDeviceMemory(vk::Device& dev, const Model& model, uint32_t nCtx);
 
 }  // namespace moe::rt

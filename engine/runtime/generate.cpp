@@ -1,6 +1,7 @@
 // Generation loop.
 #include "runtime/generate.h"
 
+#include <algorithm>
 #include <chrono>
 
 namespace moe::rt {
@@ -79,14 +80,29 @@ Result<GenerateStats> generate(Backend& backend, const Tokenizer& tok, const std
         }
         if (i + 1 == params.maxTokens) break;
         if (pos >= nCtx) {
-            st.stopReason = "context length reached";
-            break;
+            // the context shift: keep [0, nKeep), cut half of the rest, re-evaluate the tail
+            // (with the new token) at its new positions; needs every cached token in hist
+            const uint32_t keep = std::min(params.context.nKeep, nCtx / 2);
+            const uint32_t drop = (pos - keep) / 2;
+            if (!params.context.shift || hist.size() != size_t(pos) + 1 || drop == 0) {
+                st.stopReason = "context length reached";
+                break;
+            }
+            auto ts = std::chrono::steady_clock::now();
+            if (params.onContextShift) params.onContextShift(keep, drop);
+            hist.erase(hist.begin() + keep, hist.begin() + keep + drop);
+            MOE_TRY(backend.forward(hist.data() + keep, uint32_t(hist.size() - keep), keep, logits.data(), false));
+            pos = uint32_t(hist.size());
+            ++st.contextShifts;
+            st.droppedTokens += drop;
+            st.shiftMs += msSince(ts);
+            continue;
         }
         MOE_TRY(backend.forward(&id, 1, pos, logits.data(), false));
         ++pos;
         ++st.decodeSteps;
     }
-    st.decodeMs = msSince(t1);
+    st.decodeMs = msSince(t1) - st.shiftMs;
     return st;
 }
 

@@ -48,6 +48,7 @@ struct Session::Engine {
     std::unique_ptr<Model> model;
     std::unique_ptr<SessionBackend> backend;
     std::vector<int32_t> inCache;  // tokens whose keys/values are in the KV cache, by position
+    uint32_t dropped = 0;          // tokens of the conversation cut by context shifts (context.h)
     bool profile = false;
     // the running generation
     uint32_t step = 0, promptTokens = 0, generated = 0, decodeSteps = 0;
@@ -90,12 +91,35 @@ void Session::Engine::load(const LoadModelCmd& c) {
     opts.profile = profile;
     // the new backend is built beside the old one so that a failure keeps the old model usable
     auto b = SessionBackend::create(opts.cpu ? nullptr : instance.get(), *m.value(), opts);
+    if (!b.ok() && backend && !opts.cpu && vk::isOutOfDeviceMemory(b.error().message)) {
+        // no room beside the loaded model: free it, try alone, and rebuild it if that fails too
+        const SessionBackendOptions prevOpts = backend->options();
+        const std::vector<RoutingPolicy> prevRouting = backend->routing();
+        backend.reset();
+        inCache.clear();
+        b = SessionBackend::create(instance.get(), *m.value(), opts);
+        if (!b.ok()) {
+            const std::string message = b.error().message;
+            auto prev = SessionBackend::create(prevOpts.cpu ? nullptr : instance.get(), *model, prevOpts);
+            if (!prev.ok()) {
+                model.reset();
+                return s.emit(LoadFailedEvent{c.path, message + "; the previous model could not be reloaded either: " +
+                                                          prev.error().message});
+            }
+            backend = std::move(prev).value();
+            backend->setObserver([this](const StepReport& r) { onStep(r); });
+            if (!backend->setRouting(prevRouting).ok()) (void)backend->setRouting({});
+            emitMemory();
+            return s.emit(LoadFailedEvent{c.path, message});
+        }
+    }
     if (!b.ok()) return s.emit(LoadFailedEvent{c.path, b.error().message});
     backend.reset();
     model = std::move(m).value();
     backend = std::move(b).value();
     backend->setObserver([this](const StepReport& r) { onStep(r); });
     inCache.clear();
+    dropped = 0;
     ModelFacts facts = describeModel(*model, c.path);
     facts.backend = backend->name();
     facts.nCtx = backend->nCtx();
@@ -166,35 +190,40 @@ void Session::Engine::generate(const GenerateCmd& g) {
         return s.emit(std::move(done));
     }
     const Tokenizer& tok = *model->tokenizer;
-    std::vector<int32_t> full = g.completion ? tok.encode(g.prompt, true, true)
-                                             : ChatTemplate::forTokenizer(tok).encode(tok, g.conversation, true);
+    const ChatTemplate tmpl = ChatTemplate::forTokenizer(tok);
+    std::vector<int32_t> full = g.completion ? tok.encode(g.prompt, true, true) : tmpl.encode(tok, g.conversation, true);
     if (full.empty()) {
         done.error = "the prompt is empty";
         return s.emit(std::move(done));
     }
-    // reuse the cached prefix; at least one token is evaluated to get logits
-    size_t common = 0;
-    while (common < inCache.size() && common < full.size() && inCache[common] == full[common]) ++common;
-    if (common == full.size()) --common;
+    // the context window: the cached prefix is reused, a conversation past nCtx is shifted
+    // (chat: the system prompt kept; completion: BOS kept)
+    const uint32_t nKeep = g.completion ? uint32_t(tok.bos() && full[0] == *tok.bos())
+                                        : chatKeepTokens(tmpl, tok, g.conversation, full);
+    ContextPlan plan = planContext(full, inCache, nKeep, dropped, backend->nCtx());
     PromptEvent pe;
-    pe.ids = full;
-    for (int32_t id : full) pe.pieces.push_back(tok.tokenPiece(id));
-    pe.reused = uint32_t(common);
+    pe.ids = plan.window;
+    for (int32_t id : plan.window) pe.pieces.push_back(tok.tokenPiece(id));
+    pe.reused = plan.reuse;
     s.emit(std::move(pe));
 
-    std::vector<int32_t> fresh(full.begin() + long(common), full.end());
-    std::vector<int32_t> history(full.begin(), full.begin() + long(common));
+    std::vector<int32_t> fresh(plan.window.begin() + long(plan.reuse), plan.window.end());
+    std::vector<int32_t> history(plan.window.begin(), plan.window.begin() + long(plan.reuse));
     step = generated = decodeSteps = 0;
     prefillMs = decodeMs = 0;
     promptTokens = uint32_t(fresh.size());
     inCache.clear();  // unknown while the backend runs; set again below
-    auto r = rt::generate(*backend, tok, fresh, g.params, [&](const TokenEvent& te) {
+    dropped = plan.dropped;
+    GenerateParams params = g.params;
+    params.context = {true, nKeep};
+    params.onContextShift = [this](uint32_t kept, uint32_t cut) { s.emit(ContextShiftEvent{kept, cut}); };
+    auto r = rt::generate(*backend, tok, fresh, params, [&](const TokenEvent& te) {
         if (s.stopRequested()) return false;
         ++generated;
         s.emit(TokenOutEvent{te.id, te.text, tok.tokenPiece(te.id), te.position, te.logprob});
         s.applyLiveCommands(*this);
         return !s.stopRequested();
-    }, uint32_t(common), &history);
+    }, plan.reuse, &history);
     done.validationMessages = validationMessages();
     if (!r.ok()) {
         done.error = r.error().message;
@@ -203,6 +232,7 @@ void Session::Engine::generate(const GenerateCmd& g) {
     // every sampled token is in the cache except the last one (never evaluated) unless EOG ended it
     inCache = std::move(history);
     if (!inCache.empty() && r.value().stopReason != "eog") inCache.pop_back();
+    dropped += r.value().droppedTokens;
     done.stats = r.value();
     StatsEvent st;
     st.promptTokens = done.stats.promptTokens;

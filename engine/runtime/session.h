@@ -43,11 +43,13 @@ struct LoadModelCmd {
     std::string path;
     SessionBackendOptions backend;  // backend.profile is ignored: SetProfileCmd sets it
 };
+// A conversation longer than the context is shifted, never refused: the PromptEvent then holds
+// the context window (system prompt + the newest tokens) and generation shifts again at nCtx.
 struct GenerateCmd {
     bool completion = false;              // true: `prompt` as raw text (BOS as the tokenizer says)
     std::string prompt;
     std::vector<ChatMessage> conversation;  // chat: rendered with the model's chat template
-    GenerateParams params;
+    GenerateParams params;                // params.context is set by the session (shift)
 };
 struct SetRoutingCmd {
     std::vector<RoutingPolicy> layers;    // one per layer (fewer: the last repeats; empty: the model's)
@@ -70,8 +72,16 @@ struct ModelLoadedEvent {
 struct LoadFailedEvent {
     std::string path, message;  // the previous model (if any) stays loaded
 };
-// A generation started: the full prompt (the context up to the reply); its first `reused`
-// tokens were already in the KV cache and are not evaluated again.
+// The context shift (runtime/context.h) cut positions [kept, kept + dropped) of the context;
+// later positions moved down by `dropped` and are re-evaluated (their routing comes again).
+// Chats go on past the context length this way: the system prompt is kept, the oldest half of
+// the rest is dropped.
+struct ContextShiftEvent {
+    uint32_t kept = 0, dropped = 0;
+};
+// A generation started: the full prompt (the context up to the reply; after a context shift the
+// window that fits); its first `reused` tokens were already in the KV cache and are not evaluated
+// again.
 struct PromptEvent {
     std::vector<int32_t> ids;
     std::vector<std::string> pieces;
@@ -119,7 +129,7 @@ struct NoticeEvent {
 };
 using SessionEvent = std::variant<DevicesEvent, ModelLoadedEvent, LoadFailedEvent, PromptEvent, TokenOutEvent,
                                   TokenRoutingEvent, StatsEvent, KernelTimesEvent, MemoryEvent, GenerationDoneEvent,
-                                  NoticeEvent>;
+                                  NoticeEvent, ContextShiftEvent>;
 
 class Session {
 public:

@@ -82,6 +82,7 @@ Status SessionBackend::setProfile(bool on) {
     opts_.profile = on;
     masks_.clear();
     vkf_.reset();  // free the old weights and KV cache before uploading again
+    MOE_TRY(checkDeviceMemory(*device_, model_, opts_.nCtx));
     ForwardOptions fo;
     fo.nCtx = opts_.nCtx;
     fo.maxBatch = opts_.maxBatch;

@@ -79,6 +79,7 @@ public:
     Status setProfile(bool on);
     bool profile() const { return opts_.profile; }
     bool isCpu() const { return opts_.cpu; }
+    const SessionBackendOptions& options() const { return opts_; }
     // Bytes in use per memory kind (all zero on the CPU reference).
     MemoryByTag memoryInUse() const;
 

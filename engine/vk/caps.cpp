@@ -96,6 +96,7 @@ DeviceCaps probeCaps(VkPhysicalDevice pd, uint32_t index) {
     c.minSubgroupSize = v13 ? subCtl.minSubgroupSize : sub.subgroupSize;
     c.maxSubgroupSize = v13 ? subCtl.maxSubgroupSize : sub.subgroupSize;
     c.maxStorageBufferRange = p.limits.maxStorageBufferRange;
+    c.maxTexelBufferElements = p.limits.maxTexelBufferElements;
     c.maxMemoryAllocationSize = m3.maxMemoryAllocationSize;
     c.maxComputeSharedMemorySize = p.limits.maxComputeSharedMemorySize;
     c.maxWorkGroupInvocations = p.limits.maxComputeWorkGroupInvocations;

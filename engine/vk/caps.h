@@ -42,6 +42,7 @@ struct DeviceCaps {
 
     // limits
     uint64_t maxStorageBufferRange = 0;
+    uint32_t maxTexelBufferElements = 0;  // texels of one buffer view (the roofline's texel read path)
     uint64_t maxMemoryAllocationSize = 0;
     uint32_t maxComputeSharedMemorySize = 0;
     uint32_t maxWorkGroupInvocations = 0;

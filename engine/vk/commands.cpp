@@ -6,11 +6,7 @@
 namespace moe::vk {
 
 Commands::Commands(Device& device, uint32_t timestampCapacity) : dev_(device) {
-    VkCommandBufferAllocateInfo ai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
-    ai.commandPool = dev_.commandPool();
-    ai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
-    ai.commandBufferCount = 1;
-    VK_CHECK(vkAllocateCommandBuffers(dev_.handle(), &ai, &cmd_));
+    cmd_ = dev_.takeCommandBuffer();
     VkFenceCreateInfo fi{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
     VK_CHECK(vkCreateFence(dev_.handle(), &fi, nullptr, &fence_));
     if (timestampCapacity && dev_.caps().timestamps) {
@@ -27,7 +23,7 @@ Commands::~Commands() {
     if (submitted_) vkWaitForFences(dev_.handle(), 1, &fence_, VK_TRUE, UINT64_MAX);
     if (queries_) vkDestroyQueryPool(dev_.handle(), queries_, nullptr);
     vkDestroyFence(dev_.handle(), fence_, nullptr);
-    vkFreeCommandBuffers(dev_.handle(), dev_.commandPool(), 1, &cmd_);
+    dev_.recycleCommandBuffer(cmd_);
 }
 
 void Commands::begin() {
@@ -60,6 +56,7 @@ void Commands::dispatchRaw(const Pipeline& p, const void* push, uint32_t pushByt
     vkCmdPushConstants(cmd_, dev_.pipelineLayout(), VK_SHADER_STAGE_COMPUTE_BIT, 0, pushBytes, push);
     vkCmdDispatch(cmd_, gx, gy, gz);
     ++dispatches_;
+    dev_.counts_.dispatches.fetch_add(1, std::memory_order_relaxed);
     if (queries_ && queryCount_ < queryCapacity_) {
         vkCmdWriteTimestamp(cmd_, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, queries_, queryCount_++);
         labels_.push_back(shaderBlob(p.id()).name);
@@ -67,6 +64,7 @@ void Commands::dispatchRaw(const Pipeline& p, const void* push, uint32_t pushByt
 }
 
 void Commands::barrier() {
+    dev_.counts_.barriers.fetch_add(1, std::memory_order_relaxed);
     VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
     mb.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
     mb.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_READ_BIT |
@@ -77,6 +75,7 @@ void Commands::barrier() {
 }
 
 void Commands::hostBarrier() {
+    dev_.counts_.barriers.fetch_add(1, std::memory_order_relaxed);
     VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
     mb.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
     mb.dstAccessMask = VK_ACCESS_HOST_READ_BIT;
@@ -86,10 +85,12 @@ void Commands::hostBarrier() {
 
 void Commands::copy(const Buffer& src, VkDeviceSize srcOff, const Buffer& dst, VkDeviceSize dstOff, VkDeviceSize bytes) {
     VkBufferCopy region{src.offset() + srcOff, dst.offset() + dstOff, bytes};
+    dev_.counts_.transfers.fetch_add(1, std::memory_order_relaxed);
     vkCmdCopyBuffer(cmd_, src.handle(), dst.handle(), 1, &region);
 }
 
 void Commands::fill(const Buffer& dst, VkDeviceSize off, VkDeviceSize bytes, uint32_t value) {
+    dev_.counts_.transfers.fetch_add(1, std::memory_order_relaxed);
     vkCmdFillBuffer(cmd_, dst.handle(), dst.offset() + off, bytes, value);
 }
 
@@ -103,6 +104,7 @@ Status Commands::submit() {
     si.pCommandBuffers = &cmd_;
     VkResult r = vkQueueSubmit(dev_.queue(), 1, &si, fence_);
     if (r != VK_SUCCESS) return makeError(vkErrorText("vkQueueSubmit", r));
+    dev_.counts_.submits.fetch_add(1, std::memory_order_relaxed);
     submitted_ = true;
     return {};
 }

@@ -48,6 +48,9 @@ public:
     // Records into a fresh command buffer again (after wait()).
     void reset();
     uint32_t dispatchCount() const { return dispatches_; }
+    // The command buffer being recorded, for commands this class does not wrap (descriptor-bound
+    // pipelines of the roofline); such dispatches get no timestamp and are not counted.
+    VkCommandBuffer handle() const { return cmd_; }
 
 private:
     void begin();

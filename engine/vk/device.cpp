@@ -85,6 +85,31 @@ Device::~Device() {
     vkDestroyDevice(device_, nullptr);
 }
 
+VkCommandBuffer Device::takeCommandBuffer() {
+    {
+        std::lock_guard<std::mutex> lock(spareMutex_);
+        if (!spareCommandBuffers_.empty()) {
+            VkCommandBuffer cmd = spareCommandBuffers_.back();
+            spareCommandBuffers_.pop_back();
+            return cmd;
+        }
+    }
+    VkCommandBufferAllocateInfo ai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
+    ai.commandPool = pool_;
+    ai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
+    ai.commandBufferCount = 1;
+    VkCommandBuffer cmd = VK_NULL_HANDLE;
+    VK_CHECK(vkAllocateCommandBuffers(device_, &ai, &cmd));
+    return cmd;
+}
+
+void Device::recycleCommandBuffer(VkCommandBuffer cmd) {
+    // not pending (the caller waited on its fence); reset is valid while recording or executable
+    VK_CHECK(vkResetCommandBuffer(cmd, 0));
+    std::lock_guard<std::mutex> lock(spareMutex_);
+    spareCommandBuffers_.push_back(cmd);
+}
+
 Result<const Pipeline*> Device::pipeline(ShaderId id, const SpecConstants& spec) {
     auto key = std::make_pair(static_cast<uint32_t>(id), spec);
     if (auto it = pipelines_.find(key); it != pipelines_.end()) return static_cast<const Pipeline*>(it->second.get());

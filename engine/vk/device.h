@@ -3,8 +3,10 @@
 #pragma once
 #include <vulkan/vulkan.h>
 
+#include <atomic>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "core/result.h"
@@ -16,6 +18,15 @@
 namespace moe::vk {
 
 class Pipeline;
+
+// Commands recorded and submitted on a device since its creation (every vk::Commands adds to
+// them): the profile of `moescope bench` reads the difference across one forward step.
+struct RecordCounts {
+    uint64_t dispatches = 0;
+    uint64_t barriers = 0;   // Commands::barrier() and hostBarrier()
+    uint64_t transfers = 0;  // Commands::copy() and fill()
+    uint64_t submits = 0;
+};
 
 // Specialization constants: constant_id i gets values[i]. By convention constant_id 0 is the
 // workgroup size (local_size_x_id = 0).
@@ -54,8 +65,19 @@ public:
 
     static constexpr uint32_t kPushConstantBytes = 128;
 
+    RecordCounts recordCounts() const {
+        return {counts_.dispatches.load(std::memory_order_relaxed), counts_.barriers.load(std::memory_order_relaxed),
+                counts_.transfers.load(std::memory_order_relaxed), counts_.submits.load(std::memory_order_relaxed)};
+    }
+
 private:
+    friend class Commands;
     Device() = default;
+    // Command buffers of finished vk::Commands are reset and reused by the next ones: one
+    // allocated and freed per step costs the driver a call and grows the validation layer's
+    // synchronization state by ~3 KB each time (Vulkan-ValidationLayers 1.3.239), a leak in long runs.
+    VkCommandBuffer takeCommandBuffer();
+    void recycleCommandBuffer(VkCommandBuffer cmd);
     Instance* instance_ = nullptr;
     VkPhysicalDevice physical_ = VK_NULL_HANDLE;
     VkDevice device_ = VK_NULL_HANDLE;
@@ -66,6 +88,11 @@ private:
     DeviceCaps caps_;
     std::unique_ptr<Allocator> allocator_;
     std::map<std::pair<uint32_t, SpecConstants>, std::unique_ptr<Pipeline>> pipelines_;
+    std::mutex spareMutex_;
+    std::vector<VkCommandBuffer> spareCommandBuffers_;  // reset, freed with the pool
+    struct {
+        std::atomic<uint64_t> dispatches{0}, barriers{0}, transfers{0}, submits{0};
+    } counts_;
 };
 
 class Pipeline {

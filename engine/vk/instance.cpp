@@ -13,8 +13,15 @@ bool envFlag(const char* name) {
     return v && *v && std::strcmp(v, "0") != 0;
 }
 
+namespace {
+std::atomic<uint32_t> gProcessMessages{0};
+}
+
+uint32_t validationMessagesInProcess() { return gProcessMessages.load(); }
+
 void ValidationLog::add(std::string msg) {
     count.fetch_add(1);
+    gProcessMessages.fetch_add(1);
     std::lock_guard<std::mutex> lock(mutex);
     if (messages.size() < 16) messages.push_back(std::move(msg));
 }

@@ -58,6 +58,9 @@ private:
 };
 
 DeviceCaps probeCaps(VkPhysicalDevice pd, uint32_t index);
+// Validation messages of every Instance of the process so far: tests fail on any, whichever
+// instance reported it (the tests' own, a Session's, createBackend's).
+uint32_t validationMessagesInProcess();
 bool envFlag(const char* name);
 
 }  // namespace moe::vk

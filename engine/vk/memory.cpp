@@ -2,10 +2,43 @@
 #include "vk/memory.h"
 
 #include <algorithm>
+#include <cstdio>
 
 #include "vk/check.h"
 
 namespace moe::vk {
+
+namespace {
+
+// Bytes reserved by every Allocator of the process, per physical device (by UUID: each
+// Instance has its own handles) and heap. A Session builds a new model's Device beside the old
+// one; both draw on the same heap.
+struct HeapCounts {
+    std::mutex mutex;
+    std::map<std::pair<std::array<uint8_t, VK_UUID_SIZE>, uint32_t>, uint64_t> bytes;
+};
+HeapCounts& heapCounts() {
+    static HeapCounts h;
+    return h;
+}
+
+std::string formatBytes(uint64_t b) {
+    char s[32];
+    if (b < (1ull << 20)) std::snprintf(s, sizeof s, "%llu KiB", (unsigned long long)((b + 1023) >> 10));
+    else if (b < (10ull << 20)) std::snprintf(s, sizeof s, "%.1f MiB", double(b) / (1 << 20));
+    else std::snprintf(s, sizeof s, "%llu MiB", (unsigned long long)((b + (1ull << 20) - 1) >> 20));
+    return s;
+}
+
+}  // namespace
+
+uint64_t deviceBytesInProcess() {
+    HeapCounts& hc = heapCounts();
+    std::lock_guard<std::mutex> lock(hc.mutex);
+    uint64_t sum = 0;
+    for (const auto& [key, bytes] : hc.bytes) sum += bytes;
+    return sum;
+}
 
 const char* memoryTagName(MemoryTag t) {
     switch (t) {
@@ -49,6 +82,11 @@ Allocator::Allocator(VkDevice device, VkPhysicalDevice pd, const DeviceCaps& cap
                          (memProps_.memoryTypes[dev].propertyFlags & VK_MEMORY_PROPERTY_HOST_COHERENT_BIT);
     blockSize_ = std::min<VkDeviceSize>(64ull << 20, caps.maxMemoryAllocationSize ? caps.maxMemoryAllocationSize : (64ull << 20));
     alignment_ = std::max<VkDeviceSize>(256, caps.minStorageBufferOffsetAlignment);
+    VkPhysicalDeviceIDProperties id{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_ID_PROPERTIES};
+    VkPhysicalDeviceProperties2 props{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2};
+    props.pNext = &id;
+    vkGetPhysicalDeviceProperties2(pd, &props);
+    std::copy(std::begin(id.deviceUUID), std::end(id.deviceUUID), deviceUuid_.begin());
 }
 
 Allocator::~Allocator() {
@@ -59,8 +97,62 @@ Allocator::~Allocator() {
 void Allocator::destroyBlock(Block& b) {
     if (b.mapped) vkUnmapMemory(device_, b.memory);
     if (b.buffer) vkDestroyBuffer(device_, b.buffer, nullptr);
-    if (b.memory) vkFreeMemory(device_, b.memory, nullptr);
+    if (b.memory) {
+        vkFreeMemory(device_, b.memory, nullptr);
+        HeapCounts& hc = heapCounts();
+        std::lock_guard<std::mutex> lock(hc.mutex);
+        hc.bytes[{deviceUuid_, b.heap}] -= b.reserved;
+    }
     b = Block{};
+}
+
+uint32_t Allocator::heapOf(MemoryKind kind) const {
+    int type = memoryType(kind);
+    return type < 0 ? 0 : memProps_.memoryTypes[type].heapIndex;
+}
+
+uint64_t Allocator::heapAvailableLocked(uint32_t heap) const {
+    uint64_t size = memProps_.memoryHeaps[heap].size;
+    if (heapLimit_) size = std::min(size, heapLimit_);
+    HeapCounts& hc = heapCounts();
+    std::lock_guard<std::mutex> lock(hc.mutex);
+    auto it = hc.bytes.find({deviceUuid_, heap});
+    const uint64_t used = it == hc.bytes.end() ? 0 : it->second;
+    return used < size ? size - used : 0;
+}
+
+uint64_t Allocator::heapAvailable(MemoryKind kind) const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return heapAvailableLocked(heapOf(kind));
+}
+
+uint64_t Allocator::heapSize(MemoryKind kind) const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    uint64_t size = memProps_.memoryHeaps[heapOf(kind)].size;
+    return heapLimit_ ? std::min(size, heapLimit_) : size;
+}
+
+void Allocator::setHeapLimit(uint64_t bytes) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    heapLimit_ = bytes;
+}
+
+void Allocator::failAllocationsAfter(int64_t n) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    failCountdown_ = n < 0 ? -1 : n;
+}
+
+void Allocator::trim() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    trimLocked();
+}
+
+void Allocator::trimLocked() {
+    for (auto& b : blocks_)
+        if (b && b->used == 0) {
+            destroyBlock(*b);
+            b.reset();
+        }
 }
 
 int Allocator::memoryType(MemoryKind kind) const {
@@ -88,16 +180,27 @@ int Allocator::memoryType(MemoryKind kind) const {
     return best;
 }
 
-Result<uint32_t> Allocator::newBlock(VkDeviceSize size, MemoryKind kind, bool dedicated) {
+Result<uint32_t> Allocator::newBlock(VkDeviceSize size, MemoryKind kind, bool dedicated, const char* what) {
+    const std::string forWhat = what ? what : "a buffer";
     int type = memoryType(kind);
-    if (type < 0) return makeError("no suitable Vulkan memory type");
+    if (type < 0) return makeError("no suitable Vulkan memory type for " + forWhat);
     if (caps_.maxMemoryAllocationSize && size > caps_.maxMemoryAllocationSize)
-        return makeError("allocation of " + std::to_string(size >> 20) + " MiB exceeds the device's maximum allocation size (" +
-                         std::to_string(caps_.maxMemoryAllocationSize >> 20) + " MiB)");
+        return makeError("out of device memory: " + forWhat + " needs one allocation of " + formatBytes(size) +
+                         "; the device allows at most " + formatBytes(caps_.maxMemoryAllocationSize) + " per allocation");
+    const uint32_t heap = memProps_.memoryTypes[type].heapIndex;
+    auto outOfMemory = [&](const std::string& why) {
+        uint64_t heapBytes = memProps_.memoryHeaps[heap].size;
+        if (heapLimit_) heapBytes = std::min(heapBytes, heapLimit_);
+        return makeError("out of device memory: " + forWhat + " needs " + formatBytes(size) + ", " +
+                         formatBytes(heapAvailableLocked(heap)) + " of the device's " + formatBytes(heapBytes) +
+                         " are free" + why);
+    };
+    if (size > heapAvailableLocked(heap)) return outOfMemory("");
     auto b = std::make_unique<Block>();
     b->size = size;
     b->kind = kind;
     b->dedicated = dedicated;
+    b->heap = heap;
 
     VkBufferCreateInfo bi{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
     bi.size = size;
@@ -105,12 +208,16 @@ Result<uint32_t> Allocator::newBlock(VkDeviceSize size, MemoryKind kind, bool de
                VK_BUFFER_USAGE_SHADER_DEVICE_ADDRESS_BIT;
     bi.sharingMode = VK_SHARING_MODE_EXCLUSIVE;
     VkResult r = vkCreateBuffer(device_, &bi, nullptr, &b->buffer);
-    if (r != VK_SUCCESS) return makeError(vkErrorText("vkCreateBuffer", r));
+    if (r != VK_SUCCESS) return makeError(vkErrorText("vkCreateBuffer", r) + " for " + forWhat);
     VkMemoryRequirements req;
     vkGetBufferMemoryRequirements(device_, b->buffer, &req);
     if (!(req.memoryTypeBits & (1u << type))) {
         destroyBlock(*b);
         return makeError("buffer cannot live in the chosen memory type");
+    }
+    if (req.size > heapAvailableLocked(heap)) {
+        destroyBlock(*b);
+        return outOfMemory("");
     }
     VkMemoryAllocateFlagsInfo flags{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_FLAGS_INFO};
     flags.flags = VK_MEMORY_ALLOCATE_DEVICE_ADDRESS_BIT;
@@ -118,11 +225,23 @@ Result<uint32_t> Allocator::newBlock(VkDeviceSize size, MemoryKind kind, bool de
     ai.pNext = &flags;
     ai.allocationSize = req.size;
     ai.memoryTypeIndex = uint32_t(type);
-    r = vkAllocateMemory(device_, &ai, nullptr, &b->memory);
+    if (failCountdown_ == 0) {
+        r = VK_ERROR_OUT_OF_DEVICE_MEMORY;  // injected (tests)
+    } else {
+        if (failCountdown_ > 0) --failCountdown_;
+        r = vkAllocateMemory(device_, &ai, nullptr, &b->memory);
+    }
     if (r != VK_SUCCESS) {
         destroyBlock(*b);
-        return makeError("out of device memory: could not allocate " + std::to_string((size + (1 << 20) - 1) >> 20) +
-                         " MiB (" + resultName(r) + ")");
+        if (r == VK_ERROR_OUT_OF_DEVICE_MEMORY || r == VK_ERROR_OUT_OF_HOST_MEMORY)
+            return outOfMemory(std::string(" (the driver refused: ") + resultName(r) + ")");
+        return makeError(vkErrorText("vkAllocateMemory", r) + " for " + forWhat);
+    }
+    b->reserved = req.size;
+    {
+        HeapCounts& hc = heapCounts();
+        std::lock_guard<std::mutex> lock(hc.mutex);
+        hc.bytes[{deviceUuid_, heap}] += req.size;
     }
     VK_CHECK(vkBindBufferMemory(device_, b->buffer, b->memory, 0));
     if (memProps_.memoryTypes[type].propertyFlags & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT) {
@@ -177,12 +296,20 @@ Result<Buffer> Allocator::allocate(VkDeviceSize size, MemoryKind kind, MemoryTag
             for (auto& [off, fs] : b->freeList)
                 if (fs >= size) return take(bi, off);
         }
-        auto nb = newBlock(blockSize_, kind, false);
-        if (!nb.ok()) return Error{nb.error().message + (what ? std::string(" for ") + what : "")};
-        return take(nb.value(), 0);
+        auto nb = newBlock(blockSize_, kind, false, what);
+        if (!nb.ok()) {
+            trimLocked();  // empty blocks (of any kind) may hold the memory
+            nb = newBlock(blockSize_, kind, false, what);
+        }
+        if (nb.ok()) return take(nb.value(), 0);
+        // no room for a whole block: the request alone may still fit
     }
-    auto nb = newBlock(size, kind, true);
-    if (!nb.ok()) return Error{nb.error().message + (what ? std::string(" for ") + what : "")};
+    auto nb = newBlock(size, kind, true, what);
+    if (!nb.ok()) {
+        trimLocked();
+        nb = newBlock(size, kind, true, what);
+    }
+    if (!nb.ok()) return nb.error();
     return take(nb.value(), 0);
 }
 

@@ -1,6 +1,8 @@
 // Device memory: a sub-allocator over large blocks (Debian has no VMA). Each block is one
 // VkDeviceMemory with one VkBuffer spanning it; a Buffer is a range of a block and is addressed
 // by its device address (shaders use buffer references, so no maxStorageBufferRange limit).
+// What the process reserves is counted per memory heap against the heap's size (drivers such as
+// lavapipe do not refuse allocations past it), so running out is a clean, early error.
 #pragma once
 #include <vulkan/vulkan.h>
 
@@ -21,8 +23,16 @@ enum class MemoryKind { Device, Upload, Readback };
 // What the memory holds, for the memory-use report (GUI performance panel, bench).
 enum class MemoryTag { Weights, ExpertSlots, KvCache, Scratch, Staging, Other, Count };
 const char* memoryTagName(MemoryTag t);
+// True for the messages of running out of device memory (the allocator's and the checks before
+// a model is uploaded): the one error a caller can cure by freeing memory and trying again.
+inline bool isOutOfDeviceMemory(const std::string& message) {
+    return message.find("out of device memory") != std::string::npos;
+}
 
 class Allocator;
+
+// Device memory reserved by every Allocator of the process, all heaps and devices together.
+uint64_t deviceBytesInProcess();
 
 class Buffer {
 public:
@@ -60,7 +70,9 @@ public:
     Allocator(const Allocator&) = delete;
     Allocator& operator=(const Allocator&) = delete;
 
-    // Out of memory is a user-causable error: returned, never fatal.
+    // Out of memory is a user-causable error: returned, never fatal. The message names `what`,
+    // the size and the memory left ("out of device memory: KV cache needs 1024 MiB, 310 MiB of
+    // the device's 2048 MiB are free"). Before failing, empty blocks are released and it retries.
     Result<Buffer> allocate(VkDeviceSize size, MemoryKind kind, MemoryTag tag, const char* what = nullptr);
     // True when Device memory is also host-visible (unified memory: lavapipe, many iGPUs):
     // weights can then be written in place without a staging copy.
@@ -69,6 +81,19 @@ public:
     std::array<uint64_t, size_t(MemoryTag::Count)> bytesInUse() const;
     uint64_t bytesReserved() const;  // all blocks
     uint32_t blockCount() const;
+    // Bytes of the heap behind `kind` not reserved by any allocator of this process (on this
+    // physical device), within the limit below; and the heap's size (or the limit).
+    uint64_t heapAvailable(MemoryKind kind) const;
+    uint64_t heapSize(MemoryKind kind) const;
+    // Releases blocks with nothing allocated in them (the memory goes back to the driver).
+    void trim();
+
+    // Testing hooks. setHeapLimit: the heaps are treated as at most `bytes` large (0: their real
+    // size), a smaller device. failAllocationsAfter: after n more vkAllocateMemory calls, every
+    // further one fails with VK_ERROR_OUT_OF_DEVICE_MEMORY as a driver does when it runs out
+    // (-1: off again).
+    void setHeapLimit(uint64_t bytes);
+    void failAllocationsAfter(int64_t n);
 
 private:
     friend class Buffer;
@@ -80,13 +105,18 @@ private:
         uint8_t* mapped = nullptr;
         MemoryKind kind = MemoryKind::Device;
         bool dedicated = false;
+        uint32_t heap = 0;
+        VkDeviceSize reserved = 0;  // allocationSize, counted against the heap
         std::map<VkDeviceSize, VkDeviceSize> freeList;  // offset -> size
         VkDeviceSize used = 0;
     };
     void free(uint32_t block, VkDeviceSize offset, VkDeviceSize size, MemoryTag tag);
-    Result<uint32_t> newBlock(VkDeviceSize size, MemoryKind kind, bool dedicated);
+    Result<uint32_t> newBlock(VkDeviceSize size, MemoryKind kind, bool dedicated, const char* what);
     int memoryType(MemoryKind kind) const;
     void destroyBlock(Block& b);
+    void trimLocked();
+    uint32_t heapOf(MemoryKind kind) const;
+    uint64_t heapAvailableLocked(uint32_t heap) const;
 
     VkDevice device_;
     DeviceCaps caps_;
@@ -94,6 +124,9 @@ private:
     bool deviceHostVisible_ = false;
     VkDeviceSize blockSize_ = 0;
     VkDeviceSize alignment_ = 256;
+    std::array<uint8_t, VK_UUID_SIZE> deviceUuid_{};  // the process-wide heap count's key
+    uint64_t heapLimit_ = 0;
+    int64_t failCountdown_ = -1;  // failAllocationsAfter; -1: off
     mutable std::mutex mutex_;
     std::vector<std::unique_ptr<Block>> blocks_;  // null entries are freed dedicated blocks
     std::array<uint64_t, size_t(MemoryTag::Count)> inUse_{};
