@@ -28,6 +28,11 @@ public:
     Status setRouting(const std::vector<cpu::RouterParams>& layers) override { return fwd->setRouting(layers); }
     const RoutingRecord* lastRouting() const override { return fwd->recordRouting() ? &fwd->lastRouting() : nullptr; }
     void setRecordRouting(bool on) override { fwd->setRecordRouting(on); }
+    ExpertOffload* expertCache() override { return fwd->expertCache(); }
+    const std::vector<std::vector<cache::CacheStats>>* lastCacheSteps() const override {
+        return fwd->expertCache() ? &fwd->lastCacheSteps() : nullptr;
+    }
+    std::string setupNote() const override { return fwd->expertCacheNote(); }
 };
 
 class CpuBackend final : public Backend {
@@ -110,7 +115,11 @@ Result<std::unique_ptr<Backend>> createBackend(const Model& model, const Backend
     uint32_t nCtx = opts.nCtx ? opts.nCtx : std::min<uint32_t>(ctxTrain, 4096);
     if (nCtx > ctxTrain)
         return makeError("context " + std::to_string(nCtx) + " exceeds the model's context length " + std::to_string(ctxTrain));
-    if (opts.cpu) return std::unique_ptr<Backend>(new CpuBackend(model, nCtx));
+    if (opts.cpu) {
+        if (opts.expertCache.slots >= 0 || opts.expertCache.budgetMiB || opts.expertCache.prefetch)
+            return makeError("the expert cache is a Vulkan feature (the CPU reference reads every expert from host memory)");
+        return std::unique_ptr<Backend>(new CpuBackend(model, nCtx));
+    }
     auto b = std::make_unique<VulkanBackend>();
     vk::InstanceOptions io;
     io.validation = opts.validation;
@@ -121,6 +130,7 @@ Result<std::unique_ptr<Backend>> createBackend(const Model& model, const Backend
     fo.nCtx = nCtx;
     fo.maxBatch = opts.maxBatch;
     fo.profile = opts.profile;
+    fo.expertCache = opts.expertCache;
     MOE_ASSIGN(b->fwd, VkForward::create(*b->device, model, fo));
     return std::unique_ptr<Backend>(std::move(b));
 }

@@ -8,6 +8,7 @@
 #include "core/result.h"
 #include "cpu/router.h"
 #include "model/model.h"
+#include "runtime/expert_offload.h"
 #include "runtime/routing_record.h"
 
 namespace moe::rt {
@@ -32,6 +33,13 @@ public:
     virtual const RoutingRecord* lastRouting() const { return nullptr; }
     // Routing records cost a host copy per step (Vulkan) or a flattening (CPU); on by default.
     virtual void setRecordRouting(bool on) {}
+
+    // The expert cache (Vulkan with fewer slots than experts); null when every expert is resident.
+    virtual ExpertOffload* expertCache() { return nullptr; }
+    // Its telemetry for the last forward(): per cache step, per layer; null without a cache.
+    virtual const std::vector<std::vector<cache::CacheStats>>* lastCacheSteps() const { return nullptr; }
+    // A note for the user about how the backend was set up (e.g. the automatic cache budget).
+    virtual std::string setupNote() const { return {}; }
 };
 
 struct BackendOptions {
@@ -41,6 +49,7 @@ struct BackendOptions {
     uint32_t maxBatch = 64;
     bool validation = false;
     bool profile = false;
+    ExpertCacheOptions expertCache;  // Vulkan only; default: every expert resident when it fits
 };
 
 // Creates the backend for a loaded model (the model must outlive it).
