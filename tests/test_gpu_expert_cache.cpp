@@ -8,6 +8,8 @@
 #include <cstring>
 
 #include "gpu_env.h"
+#include "trace/cache_sim.h"
+#include "trace/trace.h"
 #include "runtime/vk_forward.h"
 #include "synth_models.h"
 
@@ -188,4 +190,98 @@ TEST_CASE("expert cache: budgets and policies the engine cannot take are one-lin
     auto all = rt::VkForward::create(dev, *model, fo);
     REQUIRE(all.ok());
     CHECK(all.value()->expertCache() == nullptr);
+}
+
+// The engine's live counters equal the simulator's replay of the trace the run recorded (steps,
+// predictions), step by step and layer by layer, for every online policy, with and without prefetch.
+TEST_CASE("expert cache: live telemetry == simulator replay of the recorded trace") {
+    ValidationGuard guard;
+    SynthSpec spec = synthSpecFor(Arch::Olmoe);
+    spec.n_expert = 16;
+    spec.n_expert_used = 4;
+    auto model = loadSynth("cache_sim_equal", spec);
+    auto& dev = GpuEnv::dev();
+    const ModelConfig& c = model->cfg;
+    auto prompt = model->tokenizer->encode(
+        "Experts are cached on the device; the rest stay in host memory and are copied in when a token needs them.",
+        true, false);
+    prompt.resize(std::min<size_t>(prompt.size(), 40));
+    REQUIRE(prompt.size() >= 24);
+    const uint32_t V = c.n_vocab;
+    trace::Trace lruTrace;  // the first run's trace: the static policy's hot set is learned from it
+    for (cache::Policy policy : {cache::Policy::LRU, cache::Policy::LFU, cache::Policy::LFRU, cache::Policy::Static}) {
+        for (bool prefetch : {false, true}) {
+            const std::string name = std::string(cache::policyName(policy)) + (prefetch ? " +prefetch" : "");
+            CAPTURE(name);
+            rt::ForwardOptions fo;
+            fo.nCtx = 96;
+            fo.maxBatch = 16;
+            fo.expertCache.slots = 6;
+            fo.expertCache.policy = policy;
+            fo.expertCache.prefetch = prefetch;
+            if (policy == cache::Policy::Static) {
+                auto rank = cache::learnStaticRank(lruTrace, c.block_count, c.expert_count);
+                REQUIRE(rank.ok());
+                fo.expertCache.staticRank = rank.value();
+            }
+            auto f = rt::VkForward::create(dev, *model, fo);
+            REQUIRE_MESSAGE(f.ok(), f.error().message);
+            trace::Trace tr;
+            tr.info.nLayer = c.block_count;
+            tr.info.nExpert = c.expert_count;
+            tr.info.k = c.expert_used_count;
+            tr.info.kMax = c.expert_used_count;
+            tr.info.cache = {cache::policyName(policy), 6, prefetch};
+            for (const LayerWeights& l : model->layers) tr.info.expertBytes.push_back(rt::expertBytes(l));
+            std::vector<float> logits(V);
+            auto step = [&](const int32_t* toks, uint32_t n, uint32_t pos) {
+                REQUIRE(f.value()->forward(toks, n, pos, logits.data(), false).ok());
+                const rt::RoutingRecord& r = f.value()->lastRouting();
+                REQUIRE(f.value()->lastCacheSteps().size() == 1);
+                trace::StepView v{r.nTok, r.nLayer, r.kMax, r.nExpert, r.ids.data(), r.weights.data(), r.counts.data(),
+                                  r.probs.data()};
+                v.pred = prefetch ? r.pred.data() : nullptr;
+                v.cache = f.value()->lastCacheSteps()[0].data();
+                auto st = trace::append(tr, v, toks, pos);
+                REQUIRE_MESSAGE(st.ok(), st.message());
+            };
+            const uint32_t n = uint32_t(prompt.size());
+            for (uint32_t done = 0; done < n; done += 16) step(prompt.data() + done, std::min(16u, n - done), done);
+            int32_t tok = int32_t(std::max_element(logits.begin(), logits.end()) - logits.begin());
+            for (uint32_t s = 0; s < 20; ++s) {
+                step(&tok, 1, n + s);
+                tok = int32_t(std::max_element(logits.begin(), logits.end()) - logits.begin());
+            }
+            // write and read back (the binary form), then replay
+            const std::string path = (synthDir() / (std::string("live_") + cache::policyName(policy) +
+                                                   (prefetch ? "_pf" : "") + ".mstrace")).string();
+            REQUIRE(trace::writeTrace(path, tr).ok());
+            auto back = trace::readTrace(path);
+            REQUIRE_MESSAGE(back.ok(), back.error().message);
+            cache::SimOptions so;
+            so.prefetch = prefetch;
+            if (policy == cache::Policy::Static) so.staticFrom = &lruTrace;
+            auto rep = cache::replay(back.value(), policy, 6, so);
+            REQUIRE_MESSAGE(rep.ok(), rep.error().message);
+            REQUIRE(rep.value().perStep.size() == back.value().cache.size());
+            for (size_t i = 0; i < rep.value().perStep.size(); ++i) {
+                const cache::CacheStats& a = rep.value().perStep[i];
+                const cache::CacheStats& b = back.value().cache[i];
+                CAPTURE(i);
+                CHECK(a.accesses == b.accesses);
+                CHECK(a.hits == b.hits);
+                CHECK(a.misses == b.misses);
+                CHECK(a.evictions == b.evictions);
+                CHECK(a.prefetches == b.prefetches);
+                CHECK(a.prefetchUsed == b.prefetchUsed);
+                CHECK(a.prefetchWasted == b.prefetchWasted);
+                CHECK(a.bytesUploaded == b.bytesUploaded);
+            }
+            const cache::CacheStats live = cache::liveTotals(back.value());
+            CHECK(live.hitRate() == rep.value().total.hitRate());
+            MESSAGE(name, ": live hit rate ", live.hitRate(),
+                    ", prefetched ", live.prefetches, " (used ", live.prefetchUsed, ")");
+            if (policy == cache::Policy::LRU && !prefetch) lruTrace = back.value();
+        }
+    }
 }

@@ -71,7 +71,7 @@ std::unique_ptr<rt::Backend> createBackendOrFail(const Model& m, const ModelFlag
             fail(tr.error().message);
             return nullptr;
         }
-        auto rank = cache::staticRankFromTrace(tr.value(), m.cfg.block_count, m.cfg.expert_count);
+        auto rank = cache::learnStaticRank(tr.value(), m.cfg.block_count, m.cfg.expert_count);
         if (!rank.ok()) {
             fail(rank.error().message);
             return nullptr;
