@@ -6,7 +6,8 @@
 // MODE 1 moe direct:   workgroup gy = token*k + slot; expert = ids[gy] (-1: zero output row)
 // MODE 2 moe grouped:  workgroup gy = expert, gz = tile of that expert's tokens (from moe_group),
 //                      so each expert's weights are read once per NT of its tokens
-// In the MoE modes W is (nExpert, rows, cols), expert e at byte e*expertStride, and
+// In the MoE modes W is (nExpert, rows, cols), expert e at byte e*expertStride (or, with the
+// expert cache, slots of the cache: expert e at slotTable[e]*expertStride), and
 // y is (nTok, k, rows); x rows are tokens, or token*k+slot when FLAG_X_PER_SLOT.
 // SG_REDUCE 1: the workgroup is exactly one subgroup (fixed subgroup size; chosen from DeviceCaps)
 // and dot products are reduced with subgroupAdd, without shared memory or barriers (a barrier
@@ -61,6 +62,10 @@ void main() {
             if (tid == 0u && row0 + r < p.rows) Y.v[ts * p.yStride + row0 + r] = 0.0;
         return;
     }
+    if (p.slotTable != 0ul) {
+        e = Ints(p.slotTable).v[e];
+        if (e < 0) return;  // computed in another pass of the expert cache
+    }
     wbase += uint64_t(e) * p.expertStride;
     nt = 1;
 #else
@@ -71,12 +76,18 @@ void main() {
     if (first >= count) return;
     uint off = uint(G.v[p.nExpert + e]);
     nt = min(NT, count - first);
+    uint slot = e;
+    if (p.slotTable != 0ul) {
+        int s = Ints(p.slotTable).v[e];
+        if (s < 0) return;  // not resident in this pass of the expert cache
+        slot = uint(s);
+    }
     for (uint t = 0; t < NT; ++t) {
         uint ts = uint(G.v[2u * p.nExpert + off + first + min(t, nt - 1u)]);  // token*k + slot
         xrow[t] = (p.flags & FLAG_X_PER_SLOT) != 0u ? ts : ts / p.k;
         yrow[t] = ts;
     }
-    wbase += uint64_t(e) * p.expertStride;
+    wbase += uint64_t(slot) * p.expertStride;
 #endif
     if (nt == 0u) return;
 

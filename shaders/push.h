@@ -30,7 +30,10 @@ struct MatMulPush {
     PC_ADDR y;             // (nTok, rows) or (nTok*k, rows)
     PC_ADDR ids;           // MODE 1: int32 (nTok, k) selected experts, -1 = none
     PC_ADDR groups;        // MODE 2: int32 counts[nExpert], offsets[nExpert], entries[nTok*k]
-    PC_ADDR expertStride;  // bytes between experts' matrices
+    PC_ADDR expertStride;  // bytes between experts' matrices (or between expert-cache slots)
+    PC_ADDR slotTable;     // MoE modes: int32 (nExpert) expert -> slot of the expert cache, -1 = not
+                           // computed in this pass (its output rows are left as they are); 0 = all
+                           // experts resident at their own index
     PC_U32 rows;
     PC_U32 cols;
     PC_U32 nTok;
@@ -55,7 +58,7 @@ struct GetRowsPush {
 #ifndef MOE_GLSL
 static_assert(sizeof(FillPush) == 16);
 static_assert(sizeof(GetRowsPush) == 32);
-static_assert(sizeof(MatMulPush) == 88);
+static_assert(sizeof(MatMulPush) == 96);
 }  // namespace moe::push
 #undef PC_ADDR
 #undef PC_U32

@@ -1,18 +1,30 @@
 // Checks what `moescope-gui --autorun` wrote: the screenshot (size, not blank, distinct colours
 // where the routing heatmap is) and the state dump (the reply equals `moescope run --json`
 // greedy output for the same prompt and model; every evaluated token has routing; no
-// validation messages).
+// validation messages). With --cache N (the run used --expert-cache N): the cache panel's state
+// in the dump (budget, hits + misses = accesses, hit rate in (0, 1), the timeline covers every
+// evaluated token, slots), the slot colours in the panel's region of the screenshot, and the
+// CLI's output with the cache equal to its output without (--cli-reference). With --trace F
+// (the GUI's --export-trace): a version 1 trace of every evaluated token with the context's ids;
+// with the cache, its forward steps carry the live counters, which equal the dump's and what
+// the offline simulator (cache::replay) computes from the trace's routing.
 //   gui_autorun_check --png F --width W --height H --dump F.json --cli F.jsonl
+//                     [--cache N --cli-reference F.jsonl] [--trace F]
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <set>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 #include <stb_image.h>
+
+#include "trace/cache_sim.h"
+#include "trace/trace.h"
 
 namespace {
 
@@ -34,7 +46,40 @@ size_t distinctColours(const unsigned char* px, int w, int x0, int y0, int x1, i
     return c.size();
 }
 
-void checkPng(const std::string& path, int wantW, int wantH) {
+// Pixels of exactly colour rgb in [x0, x1) x [y0, y1).
+size_t pixelsOf(const unsigned char* px, int w, int x0, int y0, int x1, int y1, uint32_t rgb) {
+    size_t n = 0;
+    for (int y = y0; y < y1; ++y)
+        for (int x = x0; x < x1; ++x) {
+            const unsigned char* p = px + (size_t(y) * w + x) * 4;
+            n += (uint32_t(p[0]) << 16 | uint32_t(p[1]) << 8 | p[2]) == rgb;
+        }
+    return n;
+}
+
+// The cache panel of the default layout: x 34..67%, y 67..99% (below expert load).
+void checkCacheRegion(const unsigned char* px, int w, int h, const nlohmann::json& cache) {
+    const int x0 = w * 34 / 100, x1 = w * 67 / 100, y0 = h * 67 / 100, y1 = h * 99 / 100;
+    const size_t distinct = distinctColours(px, w, x0, y0, x1, y1);
+    check(distinct >= 12, "the cache panel area has several distinct colours (" + std::to_string(distinct) + ")");
+    // every slot state of the last step is drawn in its colour: a cell is far larger than the
+    // legend's swatch, so each slot in a state adds at least 200 pixels of it
+    std::map<std::string, size_t> slots;
+    for (const auto& l : cache["layers"])
+        for (const auto& v : l["slots"]) ++slots[v["last"].get<std::string>()];
+    std::set<uint32_t> kinds;
+    for (const auto& [state, n] : slots) {
+        const std::string hex = cache["legend"].value(state, std::string("#000000"));
+        const uint32_t rgb = uint32_t(std::stoul(hex.substr(1), nullptr, 16));
+        const size_t got = pixelsOf(px, w, x0, y0, x1, y1, rgb);
+        check(got >= 200 * n, "the cache panel shows " + std::to_string(n) + " '" + state + "' slot(s) in " + hex + " (" +
+                                  std::to_string(got) + " pixels)");
+        kinds.insert(rgb);
+    }
+    check(!kinds.empty(), "the cache panel has slots to show");
+}
+
+void checkPng(const std::string& path, int wantW, int wantH, const nlohmann::json* cache) {
     int w = 0, h = 0, n = 0;
     unsigned char* px = stbi_load(path.c_str(), &w, &h, &n, 4);
     check(px != nullptr, "screenshot " + path + " is a readable PNG");
@@ -53,26 +98,84 @@ void checkPng(const std::string& path, int wantW, int wantH) {
     // the heatmap window of the default layout: x 34..67%, y 3..40%
     const size_t heat = distinctColours(px, w, w * 34 / 100, h * 3 / 100, w * 67 / 100, h * 40 / 100);
     check(heat >= 12, "the heatmap area has several distinct colours (" + std::to_string(heat) + ")");
+    if (cache && w == wantW && h == wantH) checkCacheRegion(px, w, h, *cache);
     stbi_image_free(px);
 }
 
-void checkDump(const std::string& dumpPath, const std::string& cliPath) {
-    std::ifstream df(dumpPath);
+nlohmann::json readDump(const std::string& path) {
+    std::ifstream df(path);
     nlohmann::json d = nlohmann::json::parse(df, nullptr, false);
-    check(!d.is_discarded() && d.is_object(), "state dump " + dumpPath + " is JSON");
-    if (d.is_discarded()) return;
-    std::string cliText;
-    std::vector<int> cliIds;
-    std::ifstream cf(cliPath);
+    check(!d.is_discarded() && d.is_object(), "state dump " + path + " is JSON");
+    return d.is_object() ? d : nlohmann::json();
+}
+
+// Token ids and text of `moescope run --json`.
+std::pair<std::vector<int>, std::string> readCli(const std::string& path) {
+    std::pair<std::vector<int>, std::string> r;
+    std::ifstream cf(path);
     std::string line;
     while (std::getline(cf, line)) {
         auto j = nlohmann::json::parse(line, nullptr, false);
         if (j.is_object() && j.contains("id")) {
-            cliIds.push_back(j["id"].get<int>());
-            cliText += j["text"].get<std::string>();
+            r.first.push_back(j["id"].get<int>());
+            r.second += j["text"].get<std::string>();
         }
     }
+    return r;
+}
+
+// The cache panel's state: the budget asked for, consistent counters, a timeline that covers
+// every evaluated token, the slots of every layer.
+void checkCache(const nlohmann::json& d, int budget) {
+    const auto& c = d["cache"];
+    check(c.value("enabled", false), "the cache panel shows an enabled expert cache");
+    check(c.value("budget", 0) == budget, "budget " + std::to_string(budget) + " slots per layer (dump: " +
+                                              c["budget"].dump() + ")");
+    check(c.value("policy", std::string()) == "lru", "policy lru (dump: " + c["policy"].dump() + ")");
+    const uint64_t acc = c.value("accesses", 0ull), hits = c.value("hits", 0ull), misses = c.value("misses", 0ull);
+    check(acc > 0 && hits + misses == acc, "hits + misses = accesses (" + std::to_string(hits) + " + " +
+                                               std::to_string(misses) + " of " + std::to_string(acc) + ")");
+    const double rate = c.value("hit_rate", -1.0);
+    check(rate > 0 && rate < 1, "hit rate in (0, 1): " + std::to_string(rate));
+    const bool model = d.contains("model") && d["model"].is_object();
+    const int layers = model ? d["model"].value("layers", 0) : 0, experts = model ? d["model"].value("experts", 0) : 0;
+    check(int(c["layers"].size()) == layers, "cache totals for every layer");
+    uint64_t sumAcc = 0, sumHits = 0, sumMisses = 0;
+    bool layersOk = true, slotsOk = true;
+    for (const auto& l : c["layers"]) {
+        const uint64_t a = l.value("accesses", 0ull), h = l.value("hits", 0ull), m = l.value("misses", 0ull);
+        layersOk &= h + m == a && l.value("evictions", 0ull) <= m + l.value("prefetches", 0ull);
+        sumAcc += a, sumHits += h, sumMisses += m;
+        std::set<int> seen;
+        slotsOk &= int(l["slots"].size()) == budget;
+        for (const auto& v : l["slots"]) {
+            const int e = v["expert"].get<int>();
+            slotsOk &= e >= -1 && e < experts && (e < 0 || seen.insert(e).second);
+        }
+    }
+    check(layersOk && sumAcc == acc && sumHits == hits && sumMisses == misses,
+          "per layer: hits + misses = accesses, evictions <= loads, layers sum to the totals");
+    check(slotsOk, "every layer shows " + std::to_string(budget) + " slots of distinct experts in range");
+    size_t routed = 0;
+    for (const auto& t : d["tokens"]) routed += t.value("routed", false);
+    uint64_t stepTokens = 0;
+    for (const auto& s : c["timeline"]) stepTokens += s.value("n_tok", 0u);
+    check(stepTokens == routed && !c["timeline"].empty() && c["timeline"][0].value("prefill", false),
+          "the hit-rate timeline covers every evaluated token, prefill first (" + std::to_string(stepTokens) + " of " +
+              std::to_string(routed) + ")");
+    check(c.value("tokens", 0ull) == routed, "bytes per token are over the evaluated tokens");
+}
+
+void checkDump(const nlohmann::json& d, const std::string& cliPath, const std::string& referencePath) {
+    if (d.is_null()) return;
+    const auto [cliIds, cliText] = readCli(cliPath);
     check(!cliIds.empty(), "the CLI generated tokens (" + std::to_string(cliIds.size()) + ")");
+    if (!referencePath.empty()) {
+        const auto ref = readCli(referencePath);
+        check(ref.first == cliIds && ref.second == cliText,
+              "the CLI's output with the expert cache equals its output without:\n  cache:    " + cliText +
+                  "\n  resident: " + ref.second);
+    }
     const std::string guiText = d.value("generated_text", std::string("<missing>"));
     check(guiText == cliText, "generated text equals the CLI's:\n  gui: " + guiText + "\n  cli: " + cliText);
     std::vector<int> guiIds;
@@ -109,11 +212,53 @@ void checkDump(const std::string& dumpPath, const std::string& cliPath) {
           "no Vulkan validation messages (engine " + v["engine"].dump() + ", gui " + v["gui"].dump() + ")");
 }
 
+// The exported trace: the context's evaluated tokens; with the cache, live counters per forward
+// step equal to the dump's totals and to the simulator's replay of the same routing.
+void checkTrace(const std::string& path, const nlohmann::json& d, int budget) {
+    auto r = moe::trace::readTrace(path);
+    check(r.ok(), "the exported trace " + path + " reads back" + (r.ok() ? std::string() : ": " + r.error().message));
+    if (!r.ok()) return;
+    const moe::trace::Trace& tr = r.value();
+    std::vector<int> ids;
+    for (const auto& t : d["tokens"])
+        if (t.value("routed", false)) ids.push_back(t["id"].get<int>());
+    check(std::vector<int>(tr.tokens.begin(), tr.tokens.end()) == ids,
+          "the trace holds the conversation's evaluated tokens (" + std::to_string(tr.nTokens()) + ")");
+    check(tr.info.nLayer == d["model"].value("layers", 0u) && tr.info.nExpert == d["model"].value("experts", 0u),
+          "the trace has the model's layers and experts");
+    if (budget <= 0) return;
+    const auto& c = d["cache"];
+    check(tr.info.cache.slots == uint32_t(budget) && tr.info.cache.policy == "lru",
+          "the trace header has the cache setting (" + std::to_string(tr.info.cache.slots) + " slots, " +
+              tr.info.cache.policy + ")");
+    check(!tr.cache.empty() && tr.cache.size() == tr.nSteps() * tr.info.nLayer,
+          "the trace has the live counters of every forward step (" + std::to_string(tr.nSteps()) + " steps)");
+    const moe::cache::CacheStats live = moe::cache::liveTotals(tr);
+    check(live.hits == c.value("hits", 0ull) && live.misses == c.value("misses", 0ull) &&
+              live.evictions == c.value("evictions", 0ull) && live.bytesUploaded == c.value("bytes_uploaded", 0ull),
+          "the trace's live counters sum to the panel's totals");
+    moe::cache::SimOptions so;
+    so.prefetch = tr.info.cache.prefetch;  // from the trace's recorded predictions
+    auto rep = moe::cache::replay(tr, moe::cache::Policy::LRU, uint32_t(budget), so);
+    check(rep.ok(), "the simulator replays the trace" + (rep.ok() ? std::string() : ": " + rep.error().message));
+    if (!rep.ok()) return;
+    bool same = rep.value().perStep.size() == tr.cache.size();
+    for (size_t i = 0; same && i < tr.cache.size(); ++i) {
+        const auto &a = rep.value().perStep[i], &b = tr.cache[i];
+        same = a.accesses == b.accesses && a.hits == b.hits && a.misses == b.misses && a.evictions == b.evictions &&
+               a.bytesUploaded == b.bytesUploaded;
+    }
+    char rates[96];
+    std::snprintf(rates, sizeof rates, "live %.4f, simulated %.4f", live.hitRate(), rep.value().total.hitRate());
+    check(same, std::string("the simulator's replay of the trace equals the engine's live counters, step by step (") +
+                    rates + ")");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-    std::string png, dump, cli;
-    int w = 0, h = 0;
+    std::string png, dump, cli, reference, trace;
+    int w = 0, h = 0, cache = 0;
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string k = argv[i], v = argv[i + 1];
         if (k == "--png") png = v;
@@ -121,13 +266,24 @@ int main(int argc, char** argv) {
         else if (k == "--height") h = std::stoi(v);
         else if (k == "--dump") dump = v;
         else if (k == "--cli") cli = v;
+        else if (k == "--cli-reference") reference = v;
+        else if (k == "--cache") cache = std::stoi(v);
+        else if (k == "--trace") trace = v;
     }
     if (png.empty() || dump.empty() || cli.empty() || !w || !h) {
-        std::fprintf(stderr, "usage: gui_autorun_check --png F --width W --height H --dump F.json --cli F.jsonl\n");
+        std::fprintf(stderr, "usage: gui_autorun_check --png F --width W --height H --dump F.json --cli F.jsonl "
+                             "[--cache N --cli-reference F.jsonl] [--trace F]\n");
         return 2;
     }
-    checkPng(png, w, h);
-    checkDump(dump, cli);
+    const nlohmann::json d = readDump(dump);
+    const bool withCache = cache > 0 && d.is_object() && d.contains("cache");
+    checkPng(png, w, h, withCache ? &d["cache"] : nullptr);
+    checkDump(d, cli, reference);
+    if (cache > 0) {
+        check(withCache && d["cache"].is_object(), "the dump has the cache panel's state");
+        if (withCache && d["cache"].is_object()) checkCache(d, cache);
+    }
+    if (!trace.empty() && d.is_object()) checkTrace(trace, d, withCache ? cache : 0);
     std::printf("%s\n", failures ? "gui autorun check FAILED" : "gui autorun check passed");
     return failures ? 1 : 0;
 }

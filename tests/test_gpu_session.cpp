@@ -1,9 +1,11 @@
 // The engine thread (runtime/session.h): events of a generation, greedy output equal to the
 // generation loop run directly, routing policies applied, load failures keeping the previous
-// model, stop, profiling, the CPU reference, and closing while a reply streams.
+// model, stop, profiling, the CPU reference, closing while a reply streams, and the expert
+// cache (per-step telemetry, live policy and prefetch, budget changes by reloading).
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <deque>
 #include <thread>
 
 #include "runtime/session.h"
@@ -28,12 +30,15 @@ std::string modelPath() { return test::synthModelPath("session_qwen2moe", sessio
 // Collects events until `done` says so (or a minute passes: a failure).
 struct Collector {
     std::vector<SessionEvent> all;
+    std::deque<SessionEvent> pending;  // polled after the event an until() stopped at
     template <class Pred>
     bool until(Session& s, Pred done) {
         auto t0 = std::chrono::steady_clock::now();
         while (std::chrono::steady_clock::now() - t0 < std::chrono::seconds(120)) {
-            for (auto& e : s.poll()) {
-                all.push_back(std::move(e));
+            for (auto& e : s.poll()) pending.push_back(std::move(e));
+            while (!pending.empty()) {
+                all.push_back(std::move(pending.front()));
+                pending.pop_front();
                 if (done(all.back())) return true;
             }
             std::this_thread::sleep_for(std::chrono::milliseconds(2));
@@ -155,12 +160,9 @@ TEST_CASE("session: routing policies apply (top-k and masks), and a chat reuses 
     Session s;
     Collector c;
     load(s, c, modelPath());
-    RoutingPolicy p;
-    p.kind = RoutingPolicy::Kind::TopK;
-    p.k = 1;
-    p.mask.assign(8, 0);
-    p.mask[0] = p.mask[3] = 1;
-    s.post(SetRoutingCmd{{p}});
+    auto p = routing::parsePolicy({"topk:1 mask:*:0,3"});
+    REQUIRE(p.ok());
+    s.post(SetRoutingCmd{{p.value()}});
     c.all.clear();
     complete(s, c, "Once upon a time", 6);
     auto routing = c.of<TokenRoutingEvent>();
@@ -184,10 +186,9 @@ TEST_CASE("session: routing policies apply (top-k and masks), and a chat reuses 
     c.all.clear();
     s.post(live);
     REQUIRE(c.until(s, [n = 0](const SessionEvent& e) mutable { return std::holds_alternative<TokenOutEvent>(e) && ++n == 3; }));
-    RoutingPolicy one;
-    one.kind = RoutingPolicy::Kind::TopK;
-    one.k = 1;
-    s.post(SetRoutingCmd{{one}});
+    auto one = routing::parsePolicy({"topk:1"});
+    REQUIRE(one.ok());
+    s.post(SetRoutingCmd{{one.value()}});
     REQUIRE(c.until(s, is<GenerationDoneEvent>()));
     auto liveRouting = c.of<TokenRoutingEvent>();
     REQUIRE(liveRouting.size() > 10);
@@ -211,6 +212,17 @@ TEST_CASE("session: routing policies apply (top-k and masks), and a chat reuses 
     auto prompt = c.of<PromptEvent>();
     REQUIRE(prompt.size() == 1);
     CHECK(prompt[0].reused > 0);
+    for (auto& r : c.of<TokenRoutingEvent>()) CHECK(r.counts[0] == 2);
+
+    // a policy the engine's checks reject (a mask leaving no expert) is a notice; the last one stays
+    auto none = routing::parsePolicy({"mask:*:0,1,2,3,4,5,6,7"});
+    REQUIRE(none.ok());
+    c.all.clear();
+    s.post(SetRoutingCmd{{none.value()}});
+    REQUIRE(c.until(s, is<NoticeEvent>()));
+    CHECK(std::get<NoticeEvent>(c.all.back()).about == NoticeEvent::About::Routing);
+    c.all.clear();
+    complete(s, c, "The", 3);
     for (auto& r : c.of<TokenRoutingEvent>()) CHECK(r.counts[0] == 2);
 }
 
@@ -252,4 +264,155 @@ TEST_CASE("session: stop, profiling, CPU reference, closing while generating") {
     REQUIRE(!routing.empty());
     CHECK(routing[0].nLayer == 3);
     CHECK(routing[0].counts[0] == 2);
+}
+
+namespace {
+
+std::vector<int32_t> ids(const std::vector<TokenOutEvent>& t) {
+    std::vector<int32_t> v;
+    for (const auto& e : t) v.push_back(e.id);
+    return v;
+}
+
+CacheConfigEvent lastConfig(Session& s, Collector& c) {
+    REQUIRE(c.until(s, is<CacheConfigEvent>()));
+    return std::get<CacheConfigEvent>(c.all.back());
+}
+
+}  // namespace
+
+TEST_CASE("session: the expert cache reports every step, switches live and changes budget by reloading") {
+    const std::string prompt = "Once upon a time";
+    std::vector<int32_t> resident;
+    {
+        Session s;
+        Collector c;
+        load(s, c, modelPath());
+        auto cfg = lastConfig(s, c);
+        CHECK(cfg.available);
+        CHECK_FALSE(cfg.enabled);
+        CHECK(cfg.slots == 8);
+        CHECK(cfg.routedBytes == cfg.expertBytes * 8 * 3);
+        c.all.clear();
+        complete(s, c, prompt, 10);
+        resident = ids(c.of<TokenOutEvent>());
+        CHECK(c.of<CacheStepEvent>().empty());  // every expert resident: no cache, no telemetry
+    }
+    Session s;
+    Collector c;
+    LoadModelCmd cmd;
+    cmd.path = modelPath();
+    cmd.backend.expertCache.slots = 3;
+    cmd.backend.maxBatch = 4;  // the prompt's prefill runs in several cache steps
+    s.post(cmd);
+    auto cfg = lastConfig(s, c);
+    REQUIRE(!c.of<ModelLoadedEvent>().empty());
+    CHECK_FALSE(c.of<ModelLoadedEvent>().back().reload);
+    CHECK(cfg.enabled);
+    CHECK(cfg.fresh);
+    CHECK(cfg.slots == 3);
+    CHECK(cfg.policy == cache::Policy::LRU);
+    CHECK(cfg.slotBytes > 0);
+
+    c.all.clear();
+    complete(s, c, prompt, 10);
+    CHECK(ids(c.of<TokenOutEvent>()) == resident);
+    auto steps = c.of<CacheStepEvent>();
+    auto routing = c.of<TokenRoutingEvent>();
+    REQUIRE(steps.size() > 2);
+    CHECK(steps[0].prefill);
+    CHECK(steps[1].prefill);  // a prompt of more than 4 tokens: two prefill batches at least
+    CHECK(steps[0].nTok == 4);
+    CHECK(steps[0].slots.empty());  // the slots come with the forward step's last cache step
+    uint32_t tokens = 0;
+    cache::CacheStats total;
+    for (size_t i = 0; i < steps.size(); ++i) {
+        const CacheStepEvent& st = steps[i];
+        CHECK(st.pos0 == tokens);
+        tokens += st.nTok;
+        REQUIRE(st.layers.size() == 3);
+        const bool lastOfForward = i + 1 == steps.size() || !steps[i + 1].prefill;
+        REQUIRE(st.slots.size() == (lastOfForward ? 3u : 0u));
+        for (uint32_t il = 0; il < 3; ++il) {
+            const cache::CacheStats& l = st.layers[il];
+            CHECK(l.hits + l.misses == l.accesses);
+            CHECK(l.bytesUploaded == l.misses * cfg.expertBytes);
+            total += l;
+            if (st.prefill) continue;
+            REQUIRE(st.slots[il].size() == 3);
+            // a decode step needs its token's experts, which are resident after it
+            CHECK(l.accesses == 2);
+            const TokenRoutingEvent& r = routing.at(st.pos0);
+            for (uint32_t j = 0; j < uint32_t(r.counts[il]); ++j) {
+                const int32_t e = r.ids[size_t(il) * r.kMax + j];
+                bool in = false;
+                for (const auto& v : st.slots[il]) in |= v.expert == e && v.last != cache::SlotEvent::Idle;
+                CHECK_MESSAGE(in, "layer " << il << " expert " << e << " after position " << st.pos0);
+            }
+        }
+    }
+    CHECK(tokens == routing.size());
+    CHECK(total.misses > 0);
+    CHECK(total.hits > 0);
+
+    // policy and prefetch switch live; static without a trace and belady are refused
+    c.all.clear();
+    s.post(SetCachePolicyCmd{cache::Policy::LFU});
+    s.post(SetPrefetchCmd{true});
+    SetCachePolicyCmd noTrace;
+    noTrace.policy = cache::Policy::Static;
+    s.post(noTrace);
+    s.post(SetCachePolicyCmd{cache::Policy::Belady});
+    REQUIRE(c.until(s, [n = 0](const SessionEvent& e) mutable {
+        return std::holds_alternative<CacheConfigEvent>(e) && ++n == 4;
+    }));
+    auto notices = c.of<NoticeEvent>();
+    REQUIRE(notices.size() == 2);
+    for (const auto& n : notices) CHECK(n.about == NoticeEvent::About::Cache);
+    cfg = c.of<CacheConfigEvent>().back();
+    CHECK(cfg.policy == cache::Policy::LFU);
+    CHECK(cfg.prefetch);
+    CHECK_FALSE(cfg.fresh);
+
+    // a new budget rebuilds the model, keeping policy and prefetch; the output is the same
+    c.all.clear();
+    s.post(SetCacheBudgetCmd{5});
+    cfg = lastConfig(s, c);
+    REQUIRE(!c.of<ModelLoadedEvent>().empty());
+    CHECK(c.of<ModelLoadedEvent>().back().reload);
+    CHECK(cfg.slots == 5);
+    CHECK(cfg.fresh);
+    CHECK(cfg.policy == cache::Policy::LFU);
+    CHECK(cfg.prefetch);
+    c.all.clear();
+    complete(s, c, prompt, 10);
+    CHECK(ids(c.of<TokenOutEvent>()) == resident);
+    CHECK(c.of<CacheStepEvent>().back().slots.front().size() == 5);
+    // prefetching: each token's routing carries the cross-layer gate's predictions
+    for (const auto& r : c.of<TokenRoutingEvent>()) CHECK(r.pred.size() == r.ids.size());
+
+    // fewer slots than experts per token: refused, the model stays usable with its budget
+    c.all.clear();
+    s.post(SetCacheBudgetCmd{1});
+    REQUIRE(c.until(s, is<LoadFailedEvent>()));
+    CHECK(std::get<LoadFailedEvent>(c.all.back()).message.find("slots") != std::string::npos);
+    cfg = lastConfig(s, c);
+    CHECK(cfg.slots == 5);
+    c.all.clear();
+    complete(s, c, prompt, 4);
+
+    // every expert: no cache
+    c.all.clear();
+    s.post(SetCacheBudgetCmd{8});
+    cfg = lastConfig(s, c);
+    CHECK_FALSE(cfg.enabled);
+    CHECK(cfg.prefetch);  // remembered for a later budget
+
+    // the CPU reference has no expert cache
+    LoadModelCmd cpu = cmd;
+    cpu.backend.cpu = true;
+    c.all.clear();
+    s.post(cpu);
+    REQUIRE(c.until(s, is<LoadFailedEvent>()));
+    CHECK(std::get<LoadFailedEvent>(c.all.back()).message.find("Vulkan") != std::string::npos);
 }

@@ -71,8 +71,9 @@ void applyStyle(float scale) {
     st.ScaleAllSizes(scale);
 }
 
-// Default layout for the window's size: chat on the left, routing views, then model and
-// performance on the right. `force` re-applies it (View > Reset layout).
+// Default layout for the window's size: chat above the model panel on the left, then two
+// columns: the routing views, expert load and policy, the expert cache and performance.
+// `force` re-applies it (View > Reset layout).
 struct Layout {
     ImVec2 pos, size;
 };
@@ -92,10 +93,12 @@ void place(const Layout& l, bool force) {
 void drawPanels(AppState& s, UiActions& act) {
     const bool f = s.resetLayout;
     s.resetLayout = false;
-    const float cx = 0.34f, rw = (1.0f - cx) / 2, h1 = 0.40f, h2 = 0.28f, h3 = 1.0f - h1 - h2;
+    const float cx = 0.34f, rw = (1.0f - cx) / 2, h1 = 0.40f, h2 = 0.25f, h3 = 1.0f - h1 - h2, chatH = 0.64f;
     drawMainMenu(s, act);
-    place(cell(0, 0, cx, 1), f);
+    place(cell(0, 0, cx, chatH), f);
     drawChatPanel(s.chat, s.conv, s.model, s.perf, act);
+    place(cell(0, chatH, cx, 1.0f - chatH), f);
+    drawModelPanel(s.model, act);
     place(cell(cx, 0, rw, h1), f);
     drawHeatmapPanel(s.conv, s.routing);
     place(cell(cx + rw, 0, rw, h1), f);
@@ -105,9 +108,30 @@ void drawPanels(AppState& s, UiActions& act) {
     place(cell(cx + rw, h1, rw, h2), f);
     drawPolicyPanel(s.routing, s.model, act);
     place(cell(cx, h1 + h2, rw, h3), f);
-    drawModelPanel(s.model, act);
+    drawCachePanel(s.cache, s.model, s.conv, act);
     place(cell(cx + rw, h1 + h2, rw, h3), f);
     drawPerformancePanel(s.perf, act);
+}
+
+// The expert cache flags into the options every load asks for.
+Status applyCacheOptions(const AppOptions& opts, CacheState& c) {
+    if (opts.cpu && (opts.expertCache >= 0 || opts.expertCacheMiB || opts.prefetch))
+        return makeError("the expert cache is a Vulkan feature (the CPU reference reads every expert from host memory)");
+    c.request.slots = opts.expertCache;
+    c.request.budgetMiB = opts.expertCacheMiB;
+    if (opts.prefetch) c.request.prefetch = true;
+    if (!opts.cachePolicy.empty()) {
+        MOE_ASSIGN(c.request.policy, cache::parsePolicy(opts.cachePolicy));
+        if (c.request.policy == cache::Policy::Belady)
+            return makeError("--cache-policy belady needs the future accesses: it is the simulator's bound "
+                             "(moescope cache-sim), not a live policy");
+    }
+    if (c.request.policy == cache::Policy::Static && opts.cacheStatic.empty())
+        return makeError("--cache-policy static needs --cache-static TRACE (the trace its hot set is learned from)");
+    c.requestStaticTrace = opts.cacheStatic;
+    c.staticTrace = opts.cacheStatic;
+    if (!opts.cacheStatic.empty()) c.staticFromConversation = false;
+    return {};
 }
 
 // The model to load at start: --model, else the last one used, else the bundled one.
@@ -121,6 +145,8 @@ std::string initialModel(const AppOptions& opts, const AppState& s) {
 }  // namespace
 
 int runApp(const AppOptions& opts) {
+    CacheState cacheFlags;
+    if (auto st = applyCacheOptions(opts, cacheFlags); !st.ok()) return fail(st.message());
     glfwSetErrorCallback([](int, const char*) {});  // errors are read with glfwGetError where they matter
     if (!glfwInit()) {
         const char* d = nullptr;
@@ -135,6 +161,7 @@ int runApp(const AppOptions& opts) {
     if (!settingsPath.empty()) loadSettings(settingsPath, s);
     if (opts.cpu) s.model.cpu = true;
     if (opts.device >= 0) s.model.device = opts.device, s.model.cpu = false;
+    s.cache = std::move(cacheFlags);
 
     IMGUI_CHECKVERSION();
     ImGui::CreateContext();

@@ -1,12 +1,103 @@
 // The autorun driver and the state dump.
 #include "ui/autorun.h"
 
+#include <cstdio>
 #include <fstream>
 
 #include "ui/conversation.h"
 #include "ui/png.h"
+#include "ui/widgets.h"
 
 namespace moe::ui {
+
+namespace {
+
+// One context position as the routing views show it: per layer the selected experts, their
+// weights and the router probabilities.
+nlohmann::json tokenJson(const TokenView& t, uint32_t position, uint32_t nLayer, uint32_t nExpert) {
+    nlohmann::json layers = nlohmann::json::array();
+    for (uint32_t il = 0; il < nLayer && t.routed; ++il) {
+        nlohmann::json ids = nlohmann::json::array(), w = nlohmann::json::array();
+        for (uint32_t j = 0; j < t.kMax; ++j) {
+            const size_t i = size_t(il) * t.kMax + j;
+            if (i >= t.ids.size() || t.ids[i] < 0) continue;
+            ids.push_back(t.ids[i]);
+            w.push_back(t.weights[i]);
+        }
+        const size_t p0 = size_t(il) * nExpert;
+        std::vector<float> probs;
+        if (p0 + nExpert <= t.probs.size()) probs.assign(t.probs.begin() + long(p0), t.probs.begin() + long(p0 + nExpert));
+        layers.push_back({{"ids", ids}, {"weights", w}, {"probs", probs}});
+    }
+    return {{"pos", position}, {"id", t.id}, {"text", t.piece}, {"generated", t.generated}, {"routed", t.routed},
+            {"layers", layers}};
+}
+
+nlohmann::json statsJson(const cache::CacheStats& s) {
+    return {{"accesses", s.accesses},       {"hits", s.hits},
+            {"misses", s.misses},           {"evictions", s.evictions},
+            {"prefetches", s.prefetches},   {"prefetch_used", s.prefetchUsed},
+            {"prefetch_wasted", s.prefetchWasted}, {"bytes_uploaded", s.bytesUploaded},
+            {"wait_ms", s.waitMs},          {"hit_rate", s.hitRate()}};
+}
+
+std::string hexColor(ImU32 c) {
+    char b[8];
+    std::snprintf(b, sizeof b, "#%02x%02x%02x", unsigned(c & 0xff), unsigned((c >> 8) & 0xff), unsigned((c >> 16) & 0xff));
+    return b;
+}
+
+// The cache panel: setup, totals per layer since the cache was built, the slots after the last
+// step, the timeline, and the colours of the slot states.
+nlohmann::json cacheJson(const CacheState& c) {
+    using nlohmann::json;
+    const rt::CacheConfigEvent& cfg = c.config;
+    if (!c.known) return nullptr;
+    cache::CacheStats total;
+    json layers = json::array();
+    for (size_t il = 0; il < c.totals.size(); ++il) {
+        total += c.totals[il];
+        json l = statsJson(c.totals[il]);
+        json slots = json::array();
+        if (il < c.slots.size())
+            for (const auto& v : c.slots[il]) slots.push_back({{"expert", v.expert}, {"last", slotEventName(v.last)}});
+        l["slots"] = slots;
+        layers.push_back(std::move(l));
+    }
+    json timeline = json::array();
+    for (const auto& st : c.steps) {
+        json t = statsJson(st.stats);
+        t["prefill"] = st.prefill;
+        t["pos0"] = st.pos0;
+        t["n_tok"] = st.nTok;
+        t["slots"] = st.slots;
+        timeline.push_back(std::move(t));
+    }
+    json legend = json::object();
+    for (auto e : {cache::SlotEvent::Hit, cache::SlotEvent::Miss, cache::SlotEvent::Prefetched, cache::SlotEvent::Idle,
+                   cache::SlotEvent::Empty})
+        legend[slotEventName(e)] = hexColor(slotEventColor(e));
+    json j = statsJson(total);
+    j["available"] = cfg.available;
+    j["enabled"] = cfg.enabled;
+    j["budget"] = cfg.slots;  // slots per layer
+    j["experts"] = cfg.experts;
+    j["policy"] = cache::policyName(cfg.policy);
+    j["prefetch"] = cfg.prefetch;
+    j["static_source"] = cfg.staticSource;
+    j["slot_bytes"] = cfg.slotBytes;
+    j["expert_bytes"] = cfg.expertBytes;
+    j["note"] = cfg.note;
+    j["notice"] = c.notice;
+    j["tokens"] = c.tokens;
+    j["bytes_per_token"] = c.tokens ? double(total.bytesUploaded) / double(c.tokens) : 0.0;
+    j["layers"] = layers;
+    j["timeline"] = timeline;
+    j["legend"] = legend;
+    return j;
+}
+
+}  // namespace
 
 bool stepAutorun(Autorun& run, AppState& s, const AppOptions& opts, UiActions& act) {
     switch (run.phase) {
@@ -87,9 +178,7 @@ nlohmann::json dumpState(const AppState& s, const Autorun& run, const AppOptions
         const TokenView& t = c.tokens[p];
         if (firstGen >= 0 && int32_t(p) >= firstGen) replyIds.push_back(t.id);
         else promptIds.push_back(t.id);
-        json o = tokenTraceJson(t, uint32_t(p), c.nLayer, c.nExpert);
-        o["routed"] = t.routed;
-        tokens.push_back(std::move(o));
+        tokens.push_back(tokenJson(t, uint32_t(p), c.nLayer, c.nExpert));
     }
     // expert load as the load panel shows it: selections per layer and expert
     json load = json::array();
@@ -131,6 +220,8 @@ nlohmann::json dumpState(const AppState& s, const Autorun& run, const AppOptions
             {"heatmap_position", focus},
             {"tokens", tokens},
             {"expert_load", load},
+            {"routing_policy", traceInfo(s).policy},
+            {"cache", cacheJson(s.cache)},
             {"kernels", {{"prefill", kernels(s.perf.prefill)}, {"decode", kernels(s.perf.decode)}}},
             {"memory", memory},
             {"validation_messages", {{"engine", s.perf.engineValidationMessages}, {"gui", guiValidation}}},
@@ -153,7 +244,12 @@ Status writeStateDump(const AppState& s, const Autorun& run, const AppOptions& o
 Status finishAutorun(const AppState& s, const Autorun& run, const AppOptions& opts, const Screenshot& shot,
                      uint32_t guiValidation, const std::string& guiDevice) {
     if (!opts.screenshot.empty()) MOE_TRY(writePng(opts.screenshot, shot));
-    return writeStateDump(s, run, opts, shot, guiValidation, guiDevice);
+    MOE_TRY(writeStateDump(s, run, opts, shot, guiValidation, guiDevice));
+    if (!opts.exportTrace.empty()) {
+        auto n = exportTrace(opts.exportTrace, s.conv, traceInfo(s), &s.cache.steps);
+        if (!n.ok()) return makeError(opts.exportTrace + ": " + n.error().message);
+    }
+    return {};
 }
 
 }  // namespace moe::ui

@@ -33,7 +33,9 @@ struct Autorun {
 bool stepAutorun(Autorun& run, AppState& s, const AppOptions& opts, UiActions& act);
 
 // What the panels show, as JSON: model facts, prompt and reply (text and token ids), routing of
-// every token (trace version 0 objects), expert load, tok/s, kernel times, memory, validation.
+// every token, expert load, routing policy, the expert cache (budget, policy, prefetch, per-layer
+// hits / misses / evictions, slots, timeline, slot colours), tok/s, kernel times, memory,
+// validation, and the --then-open attempts.
 nlohmann::json dumpState(const AppState& s, const Autorun& run, const AppOptions& opts, const Screenshot& shot,
                          uint32_t guiValidation, const std::string& guiDevice);
 
@@ -41,7 +43,7 @@ nlohmann::json dumpState(const AppState& s, const Autorun& run, const AppOptions
 Status writeStateDump(const AppState& s, const Autorun& run, const AppOptions& opts, const Screenshot& shot,
                       uint32_t guiValidation, const std::string& guiDevice);
 
-// Writes the screenshot and the dump the options ask for.
+// Writes the screenshot, the dump and the trace the options ask for.
 Status finishAutorun(const AppState& s, const Autorun& run, const AppOptions& opts, const Screenshot& shot,
                      uint32_t guiValidation, const std::string& guiDevice);
 

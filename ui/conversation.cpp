@@ -2,6 +2,7 @@
 #include "ui/conversation.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 
 namespace moe::ui {
@@ -55,6 +56,7 @@ void applyRouting(Conversation& c, const rt::TokenRoutingEvent& e) {
     t.weights = e.weights;
     t.counts = e.counts;
     t.probs = e.probs;
+    t.pred = e.pred;
 }
 
 void applyContextShift(Conversation& c, const rt::ContextShiftEvent& e) {
@@ -156,35 +158,168 @@ Status loadConversation(const std::string& path, Conversation& c, ChatSettings& 
     return {};
 }
 
-nlohmann::json tokenTraceJson(const TokenView& t, uint32_t position, uint32_t nLayer, uint32_t nExpert) {
-    nlohmann::json layers = nlohmann::json::array();
-    for (uint32_t il = 0; il < nLayer && t.routed; ++il) {
-        nlohmann::json ids = nlohmann::json::array(), w = nlohmann::json::array();
-        for (uint32_t j = 0; j < t.kMax; ++j) {
-            const size_t i = size_t(il) * t.kMax + j;
-            if (i >= t.ids.size() || t.ids[i] < 0) continue;
-            ids.push_back(t.ids[i]);
-            w.push_back(t.weights[i]);
-        }
-        const size_t p0 = size_t(il) * nExpert;
-        std::vector<float> probs;
-        if (p0 + nExpert <= t.probs.size()) probs.assign(t.probs.begin() + long(p0), t.probs.begin() + long(p0 + nExpert));
-        layers.push_back({{"ids", ids}, {"weights", w}, {"probs", probs}});
+std::string routingText(const std::vector<routing::Policy>& layers, uint32_t modelK) {
+    using S = routing::Policy::Selection;
+    if (layers.empty()) return "model";
+    const std::string first = routing::toString(layers[0]);
+    if (std::all_of(layers.begin(), layers.end(), [&](const auto& p) { return routing::toString(p) == first; }))
+        return first;
+    // one policy when the selections combine (model and top-k layers into a per-layer top-k list,
+    // or one top-p every layer shares), with each layer's interventions at its layer number
+    auto perLayer = [&] {
+        std::string s;
+        for (size_t il = 0; il < layers.size(); ++il) s += (il ? " | " : "") + routing::toString(layers[il]);
+        return s;
+    };
+    const auto has = [&](S sel) {
+        return std::any_of(layers.begin(), layers.end(), [&](const auto& p) { return p.selection == sel; });
+    };
+    routing::Policy one;
+    if (has(S::TopP)) {
+        for (const auto& p : layers)
+            if (p.selection != S::TopP || p.p != layers[0].p || p.kMax != layers[0].kMax) return perLayer();
+        one.selection = S::TopP;
+        one.p = layers[0].p;
+        one.kMax = layers[0].kMax;
+    } else if (has(S::TopK)) {
+        one.selection = S::TopK;
+        for (const auto& p : layers) one.k.push_back(p.selection == S::TopK && !p.k.empty() ? p.k[0] : int32_t(modelK));
     }
-    return {{"v", 0}, {"pos", position}, {"id", t.id}, {"text", t.piece}, {"generated", t.generated}, {"layers", layers}};
+    for (size_t il = 0; il < layers.size(); ++il)
+        for (routing::Intervention iv : layers[il].interventions) {
+            if (iv.layer < 0) iv.layer = int32_t(il);
+            one.interventions.push_back(std::move(iv));
+        }
+    return routing::toString(one);
 }
 
-Result<size_t> exportTrace(const std::string& path, const Conversation& c) {
-    std::ofstream f(path);
-    if (!f) return makeError("cannot write " + path);
-    size_t n = 0;
-    for (size_t p = 0; p < c.tokens.size(); ++p) {
-        if (!c.tokens[p].routed) continue;
-        f << tokenTraceJson(c.tokens[p], uint32_t(p), c.nLayer, c.nExpert).dump(-1, ' ', false, kReplace) << "\n";
-        ++n;
+trace::TraceInfo traceInfo(const AppState& s) {
+    trace::TraceInfo in;
+    if (!s.model.facts) return in;
+    const rt::ModelFacts& f = *s.model.facts;
+    in.model = f.name.empty() ? std::filesystem::path(f.path).stem().string() : f.name;
+    in.arch = f.arch;
+    in.backend = f.backend;
+    in.k = f.expertsUsed;
+    in.ctx = f.nCtx;
+    in.policy = routingText(s.routing.policies, f.expertsUsed);
+    const rt::CacheConfigEvent& cc = s.cache.config;
+    if (s.cache.known && cc.layerExpertBytes.size() == f.layers) in.expertBytes = cc.layerExpertBytes;
+    if (s.cache.known && cc.enabled) in.cache = {cache::policyName(cc.policy), cc.slots, cc.prefetch};
+    return in;
+}
+
+namespace {
+
+// Tokens [p0, p0 + n) of the context in the layout of one forward step (rt::RoutingRecord's):
+// ids, weights, pred (nLayer, n, kMax), counts (nLayer, n), probs (nLayer, n, nExpert).
+struct StepRows {
+    uint32_t kMax = 0;
+    std::vector<int32_t> ids, counts, pred;
+    std::vector<float> weights, probs;
+};
+
+Status gather(const Conversation& c, uint32_t p0, uint32_t n, bool withPred, StepRows& r) {
+    const uint32_t L = c.nLayer, NE = c.nExpert;
+    r.kMax = 0;
+    for (uint32_t i = 0; i < n; ++i) {
+        const TokenView& t = c.tokens[p0 + i];
+        if (!t.routed || t.ids.size() != size_t(L) * t.kMax || t.counts.size() != L || t.probs.size() != size_t(L) * NE ||
+            (withPred && t.pred.size() != t.ids.size()))
+            return makeError("the routing of position " + std::to_string(p0 + i) + " is incomplete");
+        r.kMax = std::max(r.kMax, t.kMax);
     }
-    if (!f) return makeError("error writing " + path);
-    return n;
+    const uint32_t K = r.kMax;
+    r.ids.assign(size_t(L) * n * K, -1);
+    r.weights.assign(size_t(L) * n * K, 0.0f);
+    r.pred.assign(withPred ? size_t(L) * n * K : 0, -1);
+    r.counts.assign(size_t(L) * n, 0);
+    r.probs.resize(size_t(L) * n * NE);
+    for (uint32_t il = 0; il < L; ++il)
+        for (uint32_t i = 0; i < n; ++i) {
+            const TokenView& t = c.tokens[p0 + i];
+            const size_t row = size_t(il) * n + i;
+            for (uint32_t j = 0; j < t.kMax; ++j) {
+                r.ids[row * K + j] = t.ids[size_t(il) * t.kMax + j];
+                r.weights[row * K + j] = t.weights[size_t(il) * t.kMax + j];
+                if (withPred) r.pred[row * K + j] = t.pred[size_t(il) * t.kMax + j];
+            }
+            r.counts[row] = t.counts[il];
+            std::copy_n(t.probs.begin() + long(size_t(il) * NE), NE, r.probs.begin() + long(row * NE));
+        }
+    return {};
+}
+
+// The timeline's forward steps are the evaluated tokens exactly (positions 0.. in order, each
+// once) and ran with one cache, built just before the first of them, with the header's setting:
+// then a replay of the trace meets the same cache states as the engine did.
+bool stepsTile(const std::vector<CacheStepView>& steps, uint32_t routed, const trace::CacheSetting& cs) {
+    if (steps.empty() || cs.slots == 0 || !steps[0].freshCache) return false;
+    uint32_t next = 0;
+    for (size_t i = 0; i < steps.size(); ++i) {
+        const CacheStepView& s = steps[i];
+        if (s.pos0 != next || (i > 0 && s.freshCache) || s.slots != cs.slots || cs.policy != cache::policyName(s.policy) ||
+            s.prefetch != cs.prefetch)
+            return false;
+        next += s.nTok;
+    }
+    return next == routed;
+}
+
+}  // namespace
+
+Result<trace::Trace> conversationTrace(const Conversation& c, const trace::TraceInfo& info,
+                                       const std::vector<CacheStepView>* steps) {
+    trace::Trace tr;
+    tr.info = info;
+    tr.info.nLayer = c.nLayer;
+    tr.info.nExpert = c.nExpert;
+    tr.info.kMax = 0;  // grows to the widest row
+    tr.info.hasProbs = true;
+    // the evaluated tokens: normally a prefix of the context (its last sampled token never is)
+    std::vector<uint32_t> routed;
+    bool generated = false, withPred = true;
+    for (size_t p = 0; p < c.tokens.size(); ++p)
+        if (c.tokens[p].routed) {
+            routed.push_back(uint32_t(p));
+            generated |= c.tokens[p].generated;
+            withPred &= !c.tokens[p].pred.empty();
+        }
+    if (routed.empty()) return makeError("the conversation has no evaluated tokens yet");
+    const bool prefix = routed.back() + 1 == routed.size();
+    const bool grouped = steps && prefix && stepsTile(*steps, uint32_t(routed.size()), info.cache);
+    StepRows r;
+    auto add = [&](uint32_t p0, uint32_t n, const cache::CacheStats* live) -> Status {
+        MOE_TRY(gather(c, p0, n, withPred, r));
+        trace::StepView v{n, c.nLayer, r.kMax, c.nExpert, r.ids.data(), r.weights.data(), r.counts.data(), r.probs.data()};
+        if (withPred) v.pred = r.pred.data();
+        v.cache = live;
+        std::vector<int32_t> ids;
+        std::vector<std::string> pieces;
+        for (uint32_t i = 0; i < n; ++i) {
+            ids.push_back(c.tokens[p0 + i].id);
+            pieces.push_back(c.tokens[p0 + i].piece);
+        }
+        return trace::append(tr, v, ids.data(), p0, &pieces);
+    };
+    if (grouped) {
+        // the forward steps as the engine ran them, with the live cache's counters
+        for (const CacheStepView& s : *steps) {
+            if (s.layers.size() != c.nLayer) return makeError("a cache step lacks layers");
+            MOE_TRY(add(s.pos0, s.nTok, s.layers.data()));
+        }
+    } else {
+        for (uint32_t p : routed) MOE_TRY(add(p, 1, nullptr));
+    }
+    tr.info.mode = generated ? "generated" : "teacher-forced";
+    return tr;
+}
+
+Result<size_t> exportTrace(const std::string& path, const Conversation& c, const trace::TraceInfo& info,
+                           const std::vector<CacheStepView>* steps) {
+    MOE_ASSIGN(trace::Trace tr, conversationTrace(c, info, steps));
+    MOE_TRY(trace::writeTrace(path, tr));
+    return tr.nTokens();
 }
 
 }  // namespace moe::ui

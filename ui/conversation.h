@@ -1,5 +1,5 @@
 // The GUI's conversation: applying Session events to it, saving and loading it as JSON, and
-// exporting its routing as a trace (JSON Lines, docs/trace-format.md version 0).
+// its routing as a trace (engine/trace/trace.h, docs/trace-format.md version 1).
 #pragma once
 #include <string>
 #include <vector>
@@ -8,6 +8,7 @@
 
 #include "core/result.h"
 #include "tokenizer/chat_template.h"
+#include "trace/trace.h"
 #include "ui/state.h"
 
 namespace moe::ui {
@@ -35,9 +36,24 @@ Status conversationFromJson(const nlohmann::json& j, Conversation& c, ChatSettin
 Status saveConversation(const std::string& path, const Conversation& c, const ChatSettings& s);
 Status loadConversation(const std::string& path, Conversation& c, ChatSettings& s);
 
-// One trace object (version 0) of an evaluated token.
-nlohmann::json tokenTraceJson(const TokenView& t, uint32_t position, uint32_t nLayer, uint32_t nExpert);
-// Every evaluated token of the conversation, one JSON object per line. Returns lines written.
-Result<size_t> exportTrace(const std::string& path, const Conversation& c);
+// The routing controls of every layer in the policy text of a trace header: one policy when one
+// expresses them all ("topk:2,2,4,4 mask:1:3"), else each layer's, in order, separated by " | ".
+std::string routingText(const std::vector<routing::Policy>& layers, uint32_t modelK);
+// The trace header of the loaded model as the app runs it (model, backend, policy, context,
+// expert sizes, the expert cache's setting).
+trace::TraceInfo traceInfo(const AppState& s);
+// Every evaluated token of the conversation, in position order, as a trace with `info`'s header
+// (its layer, expert and row counts come from the tokens), with the cross-layer gate's
+// predictions when every token has them. With the cache timeline `steps`: when its forward steps
+// are exactly the evaluated tokens and ran with one cache built for them, with info.cache's
+// setting, the tokens are grouped into those steps with the live cache's counters (a simulator
+// replaying the trace meets the engine's cache states); otherwise one token per step, without
+// counters. Error: no evaluated token.
+Result<trace::Trace> conversationTrace(const Conversation& c, const trace::TraceInfo& info,
+                                       const std::vector<CacheStepView>* steps = nullptr);
+// conversationTrace written as JSON Lines, or binary when the path ends in ".mstrace".
+// Returns the tokens written.
+Result<size_t> exportTrace(const std::string& path, const Conversation& c, const trace::TraceInfo& info,
+                           const std::vector<CacheStepView>* steps = nullptr);
 
 }  // namespace moe::ui

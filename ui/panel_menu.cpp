@@ -57,7 +57,7 @@ void drawMainMenu(AppState& s, UiActions& act) {
     if (open) ImGui::OpenPopup(open);
     act.saveConversation = pathDialog("Save conversation", "Conversation file (JSON):", s.files.conversationPath, "Save");
     act.loadConversation = pathDialog("Load conversation", "Conversation file (JSON):", s.files.conversationPath, "Load");
-    act.exportTrace = pathDialog("Export routing trace", "Trace file (JSON Lines, one object per token):",
+    act.exportTrace = pathDialog("Export routing trace", "Routing trace (.jsonl; .mstrace for the binary form):",
                                  s.files.tracePath, "Export");
 }
 

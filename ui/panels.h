@@ -13,6 +13,7 @@ inline constexpr const char* kHistoryWindow = "Routing history";
 inline constexpr const char* kLoadWindow = "Expert load";
 inline constexpr const char* kPolicyWindow = "Routing policy";
 inline constexpr const char* kPerfWindow = "Performance";
+inline constexpr const char* kCacheWindow = "Expert cache";
 
 // Conversation with streaming reply, stop, regenerate, edit and resend, system prompt, sampler.
 void drawChatPanel(ChatState& chat, Conversation& conv, const ModelState& model, const PerfState& perf, UiActions& act);
@@ -26,6 +27,9 @@ void drawHistoryPanel(Conversation& conv);
 void drawExpertLoadPanel(const Conversation& conv);
 // Policy, k, p and masks per layer, applied live.
 void drawPolicyPanel(RoutingState& routing, const ModelState& model, UiActions& act);
+// The expert cache: slots per layer coloured by the last step, hit-rate timeline, bytes moved;
+// policy, prefetch and budget. `conv` tells whether the static policy can learn from it.
+void drawCachePanel(CacheState& cache, const ModelState& model, const Conversation& conv, UiActions& act);
 // tok/s, per-shader GPU time, device memory by kind.
 void drawPerformancePanel(PerfState& perf, UiActions& act);
 // Menu bar and the file dialogs (save / load conversation, export trace).

@@ -6,7 +6,9 @@
 #include <string>
 #include <vector>
 
+#include "cpu/routing_policy.h"
 #include "runtime/session.h"
+#include "trace/expert_cache.h"
 
 namespace moe::ui {
 
@@ -21,6 +23,7 @@ struct TokenView {
     std::vector<float> weights;    // (nLayer, kMax)
     std::vector<int32_t> counts;   // (nLayer)
     std::vector<float> probs;      // (nLayer, nExpert)
+    std::vector<int32_t> pred;     // (nLayer, kMax) the cross-layer gate's prediction, or empty
 };
 
 struct MessageView {
@@ -70,12 +73,57 @@ struct ModelState {
     bool cpu = false;                   // CPU reference
 };
 
+// The routing controls of one layer as a policy of the engine (cpu/routing_policy.h): its
+// selection (model / top-k / top-p), k (k[0], also kMax: top-p's most experts), p, and a mask
+// ("mask:*:E,.."). k and p keep their values while another selection is chosen.
+inline routing::Policy defaultRoutingControls(uint32_t k, float p = 0.5f) {
+    routing::Policy r;
+    r.k = {int32_t(k)};
+    r.kMax = int32_t(k);
+    r.p = p;
+    return r;
+}
+
 struct RoutingState {
-    std::vector<rt::RoutingPolicy> policies;  // per layer, as shown in the controls
-    rt::RoutingPolicy allLayers{.k = 0};      // the "all layers" row (k 0: not set yet)
+    std::vector<routing::Policy> policies;  // per layer, as shown in the controls
+    routing::Policy allLayers;              // the "all layers" row (k empty: not set yet)
     bool perLayerNormalise = true;            // heatmap colour relative to each layer's maximum
     int32_t maskLayer = -1;                   // layer whose mask popup is open
     std::string notice;
+};
+
+// One forward step of the cache timeline (a prefill or a decode token).
+struct CacheStepView {
+    bool prefill = false;
+    uint32_t pos0 = 0, nTok = 0;
+    uint32_t slots = 0;        // the budget it ran with
+    cache::Policy policy = cache::Policy::LRU;
+    bool prefetch = false;
+    bool freshCache = false;   // the first step of a cache just built (every slot empty before it)
+    cache::CacheStats stats;   // summed over layers
+    std::vector<cache::CacheStats> layers;  // (nLayer)
+};
+
+struct CacheState {
+    rt::CacheConfigEvent config;                       // as the engine last reported it
+    bool known = false;                                // config is of the loaded model
+    std::vector<std::vector<cache::SlotView>> slots;   // (nLayer, slots) after the last step
+    std::vector<cache::CacheStats> lastStep;           // (nLayer) the last step
+    std::vector<cache::CacheStats> totals;             // (nLayer) since the cache was built
+    uint64_t tokens = 0;                               // evaluated since the cache was built
+    std::vector<CacheStepView> steps;                  // timeline over the conversation
+    bool nextStepFresh = false;                        // the cache was rebuilt since the last step
+    // controls
+    int32_t budget = 0;                // the budget slider, slots per layer (0: not set yet)
+    bool choosingStatic = false;       // static picked in the combo, its source not applied yet
+    bool staticFromConversation = true;  // static policy: learn from this conversation, else the file
+    std::string staticTrace;           // static policy: trace file
+    std::string notice;                // last cache command that could not be applied
+    bool budgetPending = false;        // a budget change is rebuilding the model
+    // what model loads ask for (--expert-cache, --expert-cache-mb, --cache-policy, --prefetch);
+    // policy and prefetch follow the panel, the budget set in the panel is the loaded model's only
+    rt::ExpertCacheOptions request;
+    std::string requestStaticTrace;    // --cache-static
 };
 
 struct PerfState {
@@ -92,7 +140,7 @@ struct PerfState {
 // Paths typed in the file dialogs (save/load conversation, export trace).
 struct FileState {
     std::string conversationPath = "conversation.json";
-    std::string tracePath = "routing-trace.jsonl";
+    std::string tracePath = "routing-trace.jsonl";  // .jsonl or .mstrace (trace/trace.h, version 1)
     std::string message;
 };
 
@@ -101,6 +149,7 @@ struct AppState {
     ChatState chat;
     ModelState model;
     RoutingState routing;
+    CacheState cache;
     PerfState perf;
     FileState files;
     float fontSize = 15.0f;
@@ -117,6 +166,9 @@ struct UiActions {
     bool newChat = false;
     bool routingChanged = false;
     std::optional<bool> profile;
+    std::optional<cache::Policy> cachePolicy;  // the cache panel's policy (static: with its source)
+    std::optional<bool> prefetch;
+    std::optional<int64_t> cacheBudget;        // slots per layer (n_expert: every expert resident)
     bool saveConversation = false, loadConversation = false, exportTrace = false;
     bool quit = false;
 };

@@ -29,6 +29,28 @@ ImU32 expertColor(int32_t expert) {
     return ImGui::ColorConvertFloat4ToU32(ImVec4(r, g, b, 1.0f));
 }
 
+ImU32 slotEventColor(cache::SlotEvent e) {
+    switch (e) {
+        case cache::SlotEvent::Hit: return IM_COL32(62, 176, 92, 255);
+        case cache::SlotEvent::Miss: return IM_COL32(222, 78, 60, 255);
+        case cache::SlotEvent::Prefetched: return IM_COL32(72, 140, 236, 255);
+        case cache::SlotEvent::Idle: return IM_COL32(92, 96, 110, 255);
+        case cache::SlotEvent::Empty: break;
+    }
+    return IM_COL32(36, 38, 44, 255);
+}
+
+const char* slotEventName(cache::SlotEvent e) {
+    switch (e) {
+        case cache::SlotEvent::Hit: return "hit";
+        case cache::SlotEvent::Miss: return "miss";
+        case cache::SlotEvent::Prefetched: return "prefetched";
+        case cache::SlotEvent::Idle: return "idle";
+        case cache::SlotEvent::Empty: break;
+    }
+    return "empty";
+}
+
 ImU32 contrastText(ImU32 bg) {
     const ImVec4 c = ImGui::ColorConvertU32ToFloat4(bg);
     const float lum = 0.299f * c.x + 0.587f * c.y + 0.114f * c.z;

@@ -5,12 +5,17 @@
 
 #include <imgui.h>
 
+#include "trace/expert_cache.h"
+
 namespace moe::ui {
 
 // Perceptual colour (viridis-like) of t in [0, 1].
 ImU32 heatColor(float t);
 // A distinct colour per expert id (golden-ratio hues), the same in every panel.
 ImU32 expertColor(int32_t expert);
+// What the last step did with an expert cache slot: its colour in the cache panel, and its name.
+ImU32 slotEventColor(cache::SlotEvent e);
+const char* slotEventName(cache::SlotEvent e);  // "hit", "miss", "prefetched", "idle", "empty"
 // Black or white, whichever reads better on `bg`.
 ImU32 contrastText(ImU32 bg);
 

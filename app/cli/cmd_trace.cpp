@@ -10,22 +10,42 @@
 #include "cli/common.h"
 #include "cli/routing_flags.h"
 #include "runtime/sampler.h"
+#include "trace/cache_sim.h"
 #include "trace/trace.h"
 
 namespace moe::cli {
 
 namespace {
 
-// Appends the last forward step's routing to the trace.
+// Appends the last forward step's routing (with the expert cache: its predictions and counters)
+// to the trace. Callers run one step per forward() call (at most the prefill batch).
 Status record(trace::Trace& tr, const rt::Backend& backend, const Tokenizer& tok, const int32_t* tokens, uint32_t n,
               uint32_t pos0) {
     const rt::RoutingRecord* r = backend.lastRouting();
     if (!r || r->nTok != n) return makeError("the backend did not record the routing of the step");
     trace::StepView v{r->nTok, r->nLayer, r->kMax, r->nExpert, r->ids.data(), r->weights.data(), r->counts.data(),
                       r->probs.data()};
+    if (!r->pred.empty()) v.pred = r->pred.data();
+    const auto* steps = backend.lastCacheSteps();
+    if (steps) {
+        if (steps->size() != 1) return makeError("a traced forward call ran " + std::to_string(steps->size()) + " cache steps");
+        v.cache = steps->front().data();
+    }
     std::vector<std::string> pieces(n);
     for (uint32_t i = 0; i < n; ++i) pieces[i] = tok.tokenPiece(tokens[i]);
     return trace::append(tr, v, tokens, pos0, &pieces);
+}
+
+// Runs tokens [0, n) at pos0.. in forward calls of at most `batch` tokens (one trace step each).
+Status runSteps(trace::Trace& tr, rt::Backend& backend, const Tokenizer& tok, const int32_t* tokens, uint32_t n,
+                uint32_t pos0, uint32_t batch, std::vector<float>& logits) {
+    for (uint32_t done = 0; done < n;) {
+        const uint32_t m = std::min(batch, n - done);
+        MOE_TRY(backend.forward(tokens + done, m, pos0 + done, logits.data(), false));
+        MOE_TRY(record(tr, backend, tok, tokens + done, m, pos0 + done));
+        done += m;
+    }
+    return {};
 }
 
 }  // namespace
@@ -91,21 +111,26 @@ void registerTrace(CLI::App& app) {
         info.k = c.expert_used_count;
         info.kMax = widest;
         info.ctx = nCtx;
+        for (const LayerWeights& l : model->layers) info.expertBytes.push_back(rt::expertBytes(l));
+        if (rt::ExpertOffload* cache = backend->expertCache()) {
+            info.cache.policy = cache::policyName(cache->layer(0).policy());
+            info.cache.slots = cache->slots();
+            info.cache.prefetch = cache->prefetch();
+        }
+        const uint32_t batch = std::max<uint32_t>(1, o->mf.backend.maxBatch);
         std::vector<float> logits(size_t(c.n_vocab));
         if (o->n == 0) {
             // teacher-forced: the text in windows of the context size, each from position 0
             for (size_t start = 0; start < ids.size(); start += nCtx) {
                 const uint32_t n = uint32_t(std::min<size_t>(nCtx, ids.size() - start));
-                Status st = backend->forward(ids.data() + start, n, 0, logits.data(), false);
-                if (st.ok()) st = record(tr, *backend, tok, ids.data() + start, n, 0);
+                Status st = runSteps(tr, *backend, tok, ids.data() + start, n, 0, batch, logits);
                 if (!st.ok()) return fail(st.message());
             }
         } else {
             if (ids.size() + size_t(o->n) > nCtx)
                 return fail("the text (" + std::to_string(ids.size()) + " tokens) plus " + std::to_string(o->n) +
                             " generated tokens exceed the context (" + std::to_string(nCtx) + "); use --ctx");
-            Status st = backend->forward(ids.data(), uint32_t(ids.size()), 0, logits.data(), false);
-            if (st.ok()) st = record(tr, *backend, tok, ids.data(), uint32_t(ids.size()), 0);
+            Status st = runSteps(tr, *backend, tok, ids.data(), uint32_t(ids.size()), 0, batch, logits);
             if (!st.ok()) return fail(st.message());
             rt::Sampler sampler(o->sp);
             for (int32_t i = 0; i < o->n; ++i) {
@@ -127,6 +152,13 @@ void registerTrace(CLI::App& app) {
         const auto bytes = std::filesystem::file_size(o->out, ec);
         std::fprintf(stderr, "[%s] policy %s: %zu tokens traced (%s) -> %s (%llu bytes)\n", backend->name().c_str(),
                      info.policy.c_str(), tr.nTokens(), info.mode.c_str(), o->out.c_str(), (unsigned long long)bytes);
+        if (info.cache.slots) {
+            const cache::CacheStats live = cache::liveTotals(tr);
+            std::fprintf(stderr, "expert cache %s, %u slots per layer%s: hit rate %.4f (%llu of %llu), %.1f MiB uploaded\n",
+                         info.cache.policy.c_str(), info.cache.slots, info.cache.prefetch ? ", prefetch" : "",
+                         live.hitRate(), (unsigned long long)live.hits, (unsigned long long)live.accesses,
+                         double(live.bytesUploaded) / 1048576.0);
+        }
     });
 }
 

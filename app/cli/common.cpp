@@ -6,7 +6,8 @@
 
 #include "cli/commands.h"
 #include "platform/paths.h"
-
+#include "trace/cache_sim.h"
+#include "trace/trace.h"
 
 namespace moe::cli {
 
@@ -18,6 +19,17 @@ void addModelFlags(CLI::App* cmd, ModelFlags& f, bool withBackend) {
     cmd->add_option("--ctx", f.backend.nCtx, "context size in tokens (default: the model's, at most 4096)");
     cmd->add_option("--batch", f.backend.maxBatch, "prefill batch size")->check(CLI::Range(1, 4096));
     cmd->add_flag("--validation", f.backend.validation, "enable the Vulkan validation layer");
+    auto* slots = cmd->add_option("--expert-cache", f.backend.expertCache.slots,
+                                  "expert cache: device slots per MoE layer (default: every expert resident when "
+                                  "they fit, else the most that fit)")
+                      ->check(CLI::NonNegativeNumber);
+    cmd->add_option("--expert-cache-mb", f.backend.expertCache.budgetMiB,
+                    "expert cache: MiB of device memory for the slots of all layers")
+        ->excludes(slots);
+    cmd->add_option("--cache-policy", f.cachePolicy, "expert cache eviction policy: lru, lfu, lfru, static");
+    cmd->add_option("--cache-static", f.cacheStatic, "routing trace the static policy learns its hot set from");
+    cmd->add_flag("--prefetch", f.backend.expertCache.prefetch,
+                  "expert cache: predict the next layer's experts (cross-layer gate) and upload them ahead");
 }
 
 std::string defaultModelPath() { return bundledModelPath(); }
@@ -42,11 +54,37 @@ std::unique_ptr<Model> loadModelOrFail(const ModelFlags& f) {
 }
 
 std::unique_ptr<rt::Backend> createBackendOrFail(const Model& m, const ModelFlags& f) {
-    auto b = rt::createBackend(m, f.backend);
+    rt::BackendOptions opts = f.backend;
+    auto policy = cache::parsePolicy(f.cachePolicy);
+    if (!policy.ok()) {
+        fail(policy.error().message);
+        return nullptr;
+    }
+    opts.expertCache.policy = policy.value();
+    if (opts.expertCache.policy == cache::Policy::Static) {
+        if (f.cacheStatic.empty()) {
+            fail("--cache-policy static needs --cache-static TRACE (the trace its hot set is learned from)");
+            return nullptr;
+        }
+        auto tr = trace::readTrace(f.cacheStatic);
+        if (!tr.ok()) {
+            fail(tr.error().message);
+            return nullptr;
+        }
+        auto rank = cache::learnStaticRank(tr.value(), m.cfg.block_count, m.cfg.expert_count);
+        if (!rank.ok()) {
+            fail(rank.error().message);
+            return nullptr;
+        }
+        opts.expertCache.staticRank = std::move(rank).value();
+    }
+    auto b = rt::createBackend(m, opts);
     if (!b.ok()) {
         fail(b.error().message);
         return nullptr;
     }
+    const std::string note = b.value()->setupNote();
+    if (!note.empty()) std::fprintf(stderr, "moescope: note: %s\n", note.c_str());
     return std::move(b).value();
 }
 

@@ -14,6 +14,8 @@ namespace moe::cli {
 struct ModelFlags {
     std::string modelPath;  // empty: the bundled model
     rt::BackendOptions backend;
+    std::string cachePolicy = "lru";  // --cache-policy
+    std::string cacheStatic;          // --cache-static TRACE: hot set of the static policy
 };
 
 void addModelFlags(CLI::App* cmd, ModelFlags& f, bool withBackend = true);

@@ -12,7 +12,9 @@ namespace moe::rt {
 DeviceMemoryNeed deviceMemoryNeed(const Model& model, uint32_t nCtx) {
     const ModelConfig& c = model.cfg;
     DeviceMemoryNeed n;
-    for (const auto& t : model.file.tensors()) n.weights += t.nBytes;
+    // routed experts are left out: the expert cache fits them to what is free (chooseExpertSlots)
+    for (const auto& t : model.file.tensors())
+        if (t.name.find("_exps.") == std::string::npos) n.weights += t.nBytes;
     n.kvCache = 2ull * c.block_count * nCtx * c.head_count_kv * c.head_dim * sizeof(float);
     return n;
 }
@@ -47,6 +49,11 @@ public:
     Status setRouting(const std::vector<cpu::RouterParams>& layers) override { return fwd->setRouting(layers); }
     const RoutingRecord* lastRouting() const override { return fwd->recordRouting() ? &fwd->lastRouting() : nullptr; }
     void setRecordRouting(bool on) override { fwd->setRecordRouting(on); }
+    ExpertOffload* expertCache() override { return fwd->expertCache(); }
+    const std::vector<std::vector<cache::CacheStats>>* lastCacheSteps() const override {
+        return fwd->expertCache() ? &fwd->lastCacheSteps() : nullptr;
+    }
+    std::string setupNote() const override { return fwd->expertCacheNote(); }
 };
 
 class CpuBackend final : public Backend {
@@ -129,7 +136,11 @@ Result<std::unique_ptr<Backend>> createBackend(const Model& model, const Backend
     uint32_t nCtx = opts.nCtx ? opts.nCtx : std::min<uint32_t>(ctxTrain, 4096);
     if (nCtx > ctxTrain)
         return makeError("context " + std::to_string(nCtx) + " exceeds the model's context length " + std::to_string(ctxTrain));
-    if (opts.cpu) return std::unique_ptr<Backend>(new CpuBackend(model, nCtx));
+    if (opts.cpu) {
+        if (opts.expertCache.slots >= 0 || opts.expertCache.budgetMiB || opts.expertCache.prefetch)
+            return makeError("the expert cache is a Vulkan feature (the CPU reference reads every expert from host memory)");
+        return std::unique_ptr<Backend>(new CpuBackend(model, nCtx));
+    }
     auto b = std::make_unique<VulkanBackend>();
     vk::InstanceOptions io;
     io.validation = opts.validation;
@@ -141,6 +152,7 @@ Result<std::unique_ptr<Backend>> createBackend(const Model& model, const Backend
     fo.nCtx = nCtx;
     fo.maxBatch = opts.maxBatch;
     fo.profile = opts.profile;
+    fo.expertCache = opts.expertCache;
     MOE_ASSIGN(b->fwd, VkForward::create(*b->device, model, fo));
     return std::unique_ptr<Backend>(std::move(b));
 }

@@ -8,6 +8,7 @@
 #include "core/result.h"
 #include "cpu/router.h"
 #include "model/model.h"
+#include "runtime/expert_offload.h"
 #include "runtime/routing_record.h"
 
 namespace moe::vk {
@@ -36,6 +37,13 @@ public:
     virtual const RoutingRecord* lastRouting() const { return nullptr; }
     // Routing records cost a host copy per step (Vulkan) or a flattening (CPU); on by default.
     virtual void setRecordRouting(bool on) {}
+
+    // The expert cache (Vulkan with fewer slots than experts); null when every expert is resident.
+    virtual ExpertOffload* expertCache() { return nullptr; }
+    // Its telemetry for the last forward(): per cache step, per layer; null without a cache.
+    virtual const std::vector<std::vector<cache::CacheStats>>* lastCacheSteps() const { return nullptr; }
+    // A note for the user about how the backend was set up (e.g. the automatic cache budget).
+    virtual std::string setupNote() const { return {}; }
 };
 
 struct BackendOptions {
@@ -45,13 +53,15 @@ struct BackendOptions {
     uint32_t maxBatch = 64;
     bool validation = false;
     bool profile = false;
+    ExpertCacheOptions expertCache;  // Vulkan only; default: every expert resident when it fits
 };
 
 // Creates the backend for a loaded model (the model must outlive it).
 Result<std::unique_ptr<Backend>> createBackend(const Model& model, const BackendOptions& opts);
 
-// Device memory the Vulkan forward pass of a model needs for its weights and its KV cache
-// (activations and routing buffers come on top: a few MiB for small batches).
+// Device memory the Vulkan forward pass of a model needs for its weights except the routed
+// experts (whose slots the expert cache sizes to what is left) and its KV cache (activations and
+// routing buffers come on top: a few MiB for small batches).
 struct DeviceMemoryNeed {
     uint64_t weights = 0, kvCache = 0;
     uint64_t total() const { return weights + kvCache; }

@@ -35,15 +35,17 @@ Status mulMat(vk::Device& dev, vk::Commands& cmd, GgmlType t, uint64_t w, uint32
 
 // Expert-indexed product, one workgroup row per (token, slot):
 // y (nTok*k, rows) = x · W[ids[t,j]]ᵀ; x rows per token, or per (token, slot) when xPerSlot.
-// W: (nExpert, rows, cols) with expertStride bytes between experts.
+// W: (nExpert, rows, cols) with expertStride bytes between experts. With a slotTable (int32
+// nExpert, expert -> slot, -1 = skip), W holds the expert cache's slots instead and experts
+// mapped to -1 are left unwritten (computed in another pass).
 Status mulMatMoeDirect(vk::Device& dev, vk::Commands& cmd, GgmlType t, uint64_t w, uint64_t expertStride,
                        uint32_t rows, uint32_t cols, uint64_t x, bool xPerSlot, uint64_t ids, uint32_t k,
-                       uint64_t y, uint32_t nTok);
+                       uint64_t y, uint32_t nTok, uint64_t slotTable = 0);
 
 // Expert-grouped product for batches: groups = moe_group output for (nTok, k) ids.
 Status mulMatMoeGrouped(vk::Device& dev, vk::Commands& cmd, GgmlType t, uint64_t w, uint64_t expertStride,
                         uint32_t rows, uint32_t cols, uint64_t x, bool xPerSlot, uint64_t groups, uint32_t nExpert,
-                        uint32_t k, uint64_t y, uint32_t nTok);
+                        uint32_t k, uint64_t y, uint32_t nTok, uint64_t slotTable = 0);
 
 // out (nIds, cols) = rows ids of table (nRows, cols) of type t.
 Status getRows(vk::Device& dev, vk::Commands& cmd, GgmlType t, uint64_t table, uint32_t nRows, uint32_t cols,

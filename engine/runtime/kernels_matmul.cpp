@@ -96,7 +96,7 @@ Status mulMat(vk::Device& dev, vk::Commands& cmd, GgmlType t, uint64_t w, uint32
 
 Status mulMatMoeDirect(vk::Device& dev, vk::Commands& cmd, GgmlType t, uint64_t w, uint64_t expertStride,
                        uint32_t rows, uint32_t cols, uint64_t x, bool xPerSlot, uint64_t ids, uint32_t k,
-                       uint64_t y, uint32_t nTok) {
+                       uint64_t y, uint32_t nTok, uint64_t slotTable) {
     MOE_TRY(checkCols(t, cols));
     uint32_t nr = 1;
     MOE_ASSIGN(const vk::Pipeline* p,
@@ -104,6 +104,7 @@ Status mulMatMoeDirect(vk::Device& dev, vk::Commands& cmd, GgmlType t, uint64_t 
     push::MatMulPush pc = matMulPush(w, x, y, rows, cols, nTok, cols, rows);
     pc.ids = ids;
     pc.expertStride = expertStride;
+    pc.slotTable = slotTable;
     pc.k = k;
     pc.flags = xPerSlot ? FLAG_X_PER_SLOT : 0;
     const uint32_t rowGroups = (rows + nr - 1) / nr;
@@ -114,7 +115,7 @@ Status mulMatMoeDirect(vk::Device& dev, vk::Commands& cmd, GgmlType t, uint64_t 
 
 Status mulMatMoeGrouped(vk::Device& dev, vk::Commands& cmd, GgmlType t, uint64_t w, uint64_t expertStride,
                         uint32_t rows, uint32_t cols, uint64_t x, bool xPerSlot, uint64_t groups, uint32_t nExpert,
-                        uint32_t k, uint64_t y, uint32_t nTok) {
+                        uint32_t k, uint64_t y, uint32_t nTok, uint64_t slotTable) {
     MOE_TRY(checkCols(t, cols));
     const uint32_t nt = 8;
     uint32_t nr = 1;
@@ -123,6 +124,7 @@ Status mulMatMoeGrouped(vk::Device& dev, vk::Commands& cmd, GgmlType t, uint64_t
     push::MatMulPush pc = matMulPush(w, x, y, rows, cols, nTok, cols, rows);
     pc.groups = groups;
     pc.expertStride = expertStride;
+    pc.slotTable = slotTable;
     pc.k = k;
     pc.nExpert = nExpert;
     pc.flags = xPerSlot ? FLAG_X_PER_SLOT : 0;

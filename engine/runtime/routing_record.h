@@ -14,12 +14,21 @@ struct RoutingRecord {
     std::vector<float> weights;    // (nLayer, nTok, kMax) their combine weights, 0 padded
     std::vector<int32_t> counts;   // (nLayer, nTok) experts selected
     std::vector<float> probs;      // (nLayer, nTok, nExpert) router probabilities (after mask / scale)
+    // Expert cache with prefetch: (nLayer, nTok, kMax) the experts the cross-layer gate predicted
+    // for each layer from the previous layer (layer 0: none), -1 padded; empty otherwise.
+    std::vector<int32_t> pred;
+    // The tokens of one forward() call run in cache steps (prefill batches): stepStart lists the
+    // first token of each (empty: one step).
+    std::vector<uint32_t> stepStart;
 
     const int32_t* idsAt(uint32_t layer, uint32_t tok) const { return ids.data() + (size_t(layer) * nTok + tok) * kMax; }
     const float* weightsAt(uint32_t layer, uint32_t tok) const {
         return weights.data() + (size_t(layer) * nTok + tok) * kMax;
     }
     int32_t countAt(uint32_t layer, uint32_t tok) const { return counts[size_t(layer) * nTok + tok]; }
+    const int32_t* predAt(uint32_t layer, uint32_t tok) const {
+        return pred.data() + (size_t(layer) * nTok + tok) * kMax;
+    }
     const float* probsAt(uint32_t layer, uint32_t tok) const {
         return probs.data() + (size_t(layer) * nTok + tok) * nExpert;
     }

@@ -6,7 +6,14 @@
 #include <map>
 #include <system_error>
 
+#include "trace/cache_sim.h"
+
 namespace moe::rt {
+
+namespace {
+constexpr auto kRouting = NoticeEvent::About::Routing;
+constexpr auto kCache = NoticeEvent::About::Cache;
+}  // namespace
 
 ModelFacts describeModel(const Model& model, const std::string& path) {
     const ModelConfig& c = model.cfg;
@@ -47,21 +54,37 @@ struct Session::Engine {
     std::unique_ptr<vk::Instance> instance;
     std::unique_ptr<Model> model;
     std::unique_ptr<SessionBackend> backend;
+    std::string path;                    // of the loaded model
+    SessionBackendOptions opts;          // the backend's, as last built
+    std::string staticSource;            // what the static cache policy learned from
+    std::vector<routing::Policy> routingPolicies;  // as last applied (kept by a budget change)
     std::vector<int32_t> inCache;  // tokens whose keys/values are in the KV cache, by position
     uint32_t dropped = 0;          // tokens of the conversation cut by context shifts (context.h)
     bool profile = false;
+    bool cacheFresh = false;       // a backend was built since the last CacheConfigEvent
     // the running generation
     uint32_t step = 0, promptTokens = 0, generated = 0, decodeSteps = 0;
     double prefillMs = 0, decodeMs = 0;
 
     void start();
     void load(const LoadModelCmd& c);
+    // Makes a backend for `next` (null: the loaded model again) current; false on failure (the
+    // previous backend stays, rebuilt if the device could not hold both).
+    bool install(std::unique_ptr<Model> next, const std::string& nextPath, SessionBackendOptions o);
     void generate(const GenerateCmd& g);
     void setRouting(const SetRoutingCmd& c);
+    Status applyRouting();
     void setProfile(const SetProfileCmd& c);
+    void setCachePolicy(const SetCachePolicyCmd& c);
+    void setPrefetch(const SetPrefetchCmd& c);
+    void setBudget(const SetCacheBudgetCmd& c);
+    void emitCacheConfig();
     void onStep(const StepReport& r);
     void emitMemory() {
         if (backend) s.emit(MemoryEvent{backend->memoryInUse()});
+    }
+    void notice(std::string m, NoticeEvent::About about = NoticeEvent::About::General) {
+        s.emit(NoticeEvent{std::move(m), about});
     }
     uint32_t validationMessages() const { return instance ? instance->validationMessageCount() : 0; }
 };
@@ -84,53 +107,205 @@ void Session::Engine::start() {
     s.emit(std::move(ev));
 }
 
+namespace {
+
+// The static policy's hot set: per layer, per expert, learned from a trace of this model.
+Result<std::vector<std::vector<float>>> staticRank(const Model& m, const trace::Trace& tr, const std::string& name) {
+    const ModelConfig& c = m.cfg;
+    if (tr.info.nLayer != c.block_count || tr.info.nExpert != c.expert_count)
+        return makeError(name + " has " + std::to_string(tr.info.nLayer) + " layers x " +
+                         std::to_string(tr.info.nExpert) + " experts; the model has " + std::to_string(c.block_count) +
+                         " x " + std::to_string(c.expert_count));
+    if (tr.nTokens() == 0) return makeError(name + " has no tokens to learn a hot set from");
+    return cache::learnStaticRank(tr, c.block_count, c.expert_count);
+}
+
+Result<std::vector<std::vector<float>>> staticRankFromFile(const Model& m, const std::string& path) {
+    if (path.empty()) return makeError("no trace given to learn the hot set from");
+    MOE_ASSIGN(trace::Trace tr, trace::readTrace(path));
+    return staticRank(m, tr, path);
+}
+
+}  // namespace
+
 void Session::Engine::load(const LoadModelCmd& c) {
     auto m = loadModel(c.path);
     if (!m.ok()) return s.emit(LoadFailedEvent{c.path, m.error().message});
-    SessionBackendOptions opts = c.backend;
-    opts.profile = profile;
-    // the new backend is built beside the old one so that a failure keeps the old model usable
-    auto b = SessionBackend::create(opts.cpu ? nullptr : instance.get(), *m.value(), opts);
-    if (!b.ok() && backend && !opts.cpu && vk::isOutOfDeviceMemory(b.error().message)) {
-        // no room beside the loaded model: free it, try alone, and rebuild it if that fails too
-        const SessionBackendOptions prevOpts = backend->options();
-        const std::vector<RoutingPolicy> prevRouting = backend->routing();
-        backend.reset();
-        inCache.clear();
-        b = SessionBackend::create(instance.get(), *m.value(), opts);
-        if (!b.ok()) {
-            const std::string message = b.error().message;
-            auto prev = SessionBackend::create(prevOpts.cpu ? nullptr : instance.get(), *model, prevOpts);
-            if (!prev.ok()) {
-                model.reset();
-                return s.emit(LoadFailedEvent{c.path, message + "; the previous model could not be reloaded either: " +
-                                                          prev.error().message});
-            }
-            backend = std::move(prev).value();
-            backend->setObserver([this](const StepReport& r) { onStep(r); });
-            if (!backend->setRouting(prevRouting).ok()) (void)backend->setRouting({});
-            emitMemory();
-            return s.emit(LoadFailedEvent{c.path, message});
+    SessionBackendOptions o = c.backend;
+    std::string source;
+    if (o.expertCache.policy == cache::Policy::Static) {
+        // learned before the backend is built, so that the cache starts with it
+        auto rank = staticRankFromFile(*m.value(), c.cacheStaticTrace);
+        if (rank.ok()) {
+            o.expertCache.staticRank = std::move(rank).value();
+            source = "trace " + std::filesystem::path(c.cacheStaticTrace).filename().string();
+        } else {
+            notice("static cache policy: " + rank.error().message + "; using lru", kCache);
+            o.expertCache.policy = cache::Policy::LRU;
+            o.expertCache.staticRank.clear();
         }
     }
-    if (!b.ok()) return s.emit(LoadFailedEvent{c.path, b.error().message});
+    if (install(std::move(m).value(), c.path, std::move(o))) staticSource = source;
+    emitCacheConfig();
+}
+
+bool Session::Engine::install(std::unique_ptr<Model> next, const std::string& nextPath, SessionBackendOptions o) {
+    o.profile = profile;
+    const Model& target = next ? *next : *model;
+    vk::Instance* inst = o.cpu ? nullptr : instance.get();
+    // the new backend is built beside the old one so that a failure keeps the old model usable
+    auto b = SessionBackend::create(inst, target, o);
+    if (!b.ok() && backend && !o.cpu && !backend->isCpu()) {
+        // the device may not hold both: free the current backend and try again, else restore it
+        SessionBackendOptions old = opts;
+        old.expertCache = backend->cacheOptions();  // with the live policy and prefetch
+        old.profile = profile;
+        backend.reset();
+        inCache.clear();
+        b = SessionBackend::create(inst, target, o);
+        if (!b.ok()) {
+            auto back = SessionBackend::create(old.cpu ? nullptr : instance.get(), *model, old);
+            if (back.ok()) {
+                backend = std::move(back).value();
+                cacheFresh = true;
+                backend->setObserver([this](const StepReport& r) { onStep(r); });
+                if (auto st = applyRouting(); !st.ok())
+                    notice("routing policy not restored: " + st.message(), kRouting);
+            } else {
+                s.emit(NoticeEvent{"the previous model could not be restored: " + back.error().message +
+                                   "; load a model again"});
+            }
+        }
+    }
+    if (!b.ok()) {
+        s.emit(LoadFailedEvent{nextPath, b.error().message});
+        emitMemory();
+        return false;
+    }
+    const bool reload = !next;
     backend.reset();
-    model = std::move(m).value();
+    if (next) {
+        model = std::move(next);
+        routingPolicies.clear();  // a new model starts with its own routing; a reload keeps it
+    }
     backend = std::move(b).value();
     backend->setObserver([this](const StepReport& r) { onStep(r); });
+    cacheFresh = true;
+    path = nextPath;
+    opts = std::move(o);
     inCache.clear();
     dropped = 0;
-    ModelFacts facts = describeModel(*model, c.path);
+    if (auto st = applyRouting(); !st.ok()) {
+        notice("routing policy not applied: " + st.message(), kRouting);
+        routingPolicies.clear();
+    }
+    ModelFacts facts = describeModel(*model, path);
     facts.backend = backend->name();
     facts.nCtx = backend->nCtx();
-    s.emit(ModelLoadedEvent{std::move(facts)});
+    s.emit(ModelLoadedEvent{std::move(facts), reload});
     emitMemory();
+    return true;
+}
+
+Status Session::Engine::applyRouting() {
+    if (!backend || !model) return {};
+    const ModelConfig& c = model->cfg;
+    const std::vector<routing::Policy>& ps = routingPolicies;
+    std::vector<cpu::RouterParams> layers;
+    if (ps.empty()) {
+        MOE_ASSIGN(layers, routing::resolve(routing::Policy{}, c));
+    } else {
+        // layer l takes what its own policy resolves to at layer l
+        for (uint32_t il = 0; il < c.block_count; ++il) {
+            auto r = routing::resolve(ps[std::min<size_t>(il, ps.size() - 1)], c);
+            if (!r.ok()) return makeError("layer " + std::to_string(il) + ": " + r.error().message);
+            layers.push_back(std::move(r.value()[il]));
+        }
+    }
+    return backend->setRouting(layers);
 }
 
 void Session::Engine::setRouting(const SetRoutingCmd& c) {
     if (!backend) return;
-    auto st = backend->setRouting(c.layers);
-    if (!st.ok()) s.emit(NoticeEvent{"routing policy not applied: " + st.message()});
+    std::vector<routing::Policy> before = std::exchange(routingPolicies, c.layers);
+    if (auto st = applyRouting(); !st.ok()) {
+        routingPolicies = std::move(before);  // the backend kept the previous parameters
+        notice("routing policy not applied: " + st.message(), kRouting);
+    }
+}
+
+void Session::Engine::setCachePolicy(const SetCachePolicyCmd& c) {
+    if (!backend) return s.emit(NoticeEvent{"no model loaded"});
+    std::vector<std::vector<float>> rank;
+    std::string source;
+    if (c.policy == cache::Policy::Static) {
+        Result<std::vector<std::vector<float>>> r = makeError("no trace given to learn the hot set from");
+        if (c.staticFrom) {
+            r = staticRank(*model, *c.staticFrom, c.staticSource.empty() ? std::string("the trace") : c.staticSource);
+            source = c.staticSource;
+        } else if (!c.staticTrace.empty()) {
+            r = staticRankFromFile(*model, c.staticTrace);
+            source = "trace " + std::filesystem::path(c.staticTrace).filename().string();
+        }
+        if (!r.ok()) {
+            notice("static cache policy not applied: " + r.error().message, kCache);
+            return emitCacheConfig();
+        }
+        rank = std::move(r).value();
+    }
+    if (auto st = backend->setCachePolicy(c.policy, std::move(rank)); !st.ok())
+        notice(std::string("cache policy ") + cache::policyName(c.policy) + " not applied: " + st.message(),
+               kCache);
+    else
+        staticSource = source;
+    emitCacheConfig();
+}
+
+void Session::Engine::setPrefetch(const SetPrefetchCmd& c) {
+    if (!backend) return s.emit(NoticeEvent{"no model loaded"});
+    backend->setPrefetch(c.on);
+    emitCacheConfig();
+}
+
+void Session::Engine::setBudget(const SetCacheBudgetCmd& c) {
+    if (!backend || !model) return s.emit(NoticeEvent{"no model loaded"});
+    if (backend->isCpu())
+        return notice("the expert cache is a Vulkan feature: choose a Vulkan device", kCache);
+    SessionBackendOptions o = opts;
+    o.expertCache = backend->cacheOptions();  // with the live policy, hot set and prefetch
+    o.expertCache.slots = c.slots;
+    o.expertCache.budgetMiB = c.slots < 0 ? c.budgetMiB : 0;
+    install(nullptr, path, std::move(o));
+    emitCacheConfig();
+}
+
+void Session::Engine::emitCacheConfig() {
+    CacheConfigEvent ev;
+    if (!model) return s.emit(std::move(ev));
+    const ModelConfig& c = model->cfg;
+    ev.layers = c.block_count;
+    ev.experts = c.expert_count;
+    ev.expertsUsed = c.expert_used_count;
+    ev.slots = c.expert_count;
+    if (!model->layers.empty()) ev.expertBytes = expertBytes(model->layers[0]);
+    for (const LayerWeights& l : model->layers) {
+        ev.layerExpertBytes.push_back(expertBytes(l));
+        ev.routedBytes += ev.layerExpertBytes.back() * c.expert_count;
+    }
+    if (backend) {
+        ev.available = !backend->isCpu();
+        ev.policy = backend->cacheOptions().policy;
+        ev.prefetch = backend->cacheOptions().prefetch;
+        if (const ExpertOffload* off = backend->expertCache()) {
+            ev.enabled = true;
+            ev.slots = off->slots();
+            ev.slotBytes = off->deviceBytes();
+        }
+        ev.note = backend->setupNote();
+    }
+    if (ev.policy == cache::Policy::Static) ev.staticSource = staticSource;
+    ev.fresh = std::exchange(cacheFresh, false);
+    s.emit(std::move(ev));
 }
 
 void Session::Engine::setProfile(const SetProfileCmd& c) {
@@ -142,6 +317,8 @@ void Session::Engine::setProfile(const SetProfileCmd& c) {
         s.emit(NoticeEvent{"profiling could not be switched: " + st.message() + "; load the model again"});
         backend.reset();
     }
+    cacheFresh = true;  // the expert cache was rebuilt with the forward pass
+    emitCacheConfig();
     emitMemory();
 }
 
@@ -164,6 +341,8 @@ void Session::Engine::onStep(const StepReport& r) {
             ev.weights.insert(ev.weights.end(), rr.weights.begin() + row * K, rr.weights.begin() + (row + 1) * K);
             ev.counts.push_back(rr.counts[row]);
             ev.probs.insert(ev.probs.end(), rr.probs.begin() + row * NE, rr.probs.begin() + (row + 1) * NE);
+            if (!rr.pred.empty())
+                ev.pred.insert(ev.pred.end(), rr.pred.begin() + row * K, rr.pred.begin() + (row + 1) * K);
         }
         s.emit(std::move(ev));
     }
@@ -175,6 +354,28 @@ void Session::Engine::onStep(const StepReport& r) {
         ++decodeSteps;
     }
     if (!r.kernels.empty()) s.emit(KernelTimesEvent{prefill, r.nTok, r.ms, r.kernels});
+    if (r.cache && r.cacheSteps && !r.cacheSteps->empty()) {
+        // one event per cache step (prefill batch or decode token); the bookkeeping is host-side,
+        // reading it does not wait on the device
+        const std::vector<std::vector<cache::CacheStats>>& steps = *r.cacheSteps;
+        const bool split = rr.stepStart.size() == steps.size();
+        const uint32_t nl = r.cache->nLayer();
+        for (size_t i = 0; i < steps.size(); ++i) {
+            if (!split && i > 0) break;
+            CacheStepEvent ce;
+            ce.prefill = prefill;
+            const uint32_t b = split ? rr.stepStart[i] : 0;
+            const uint32_t e = split && i + 1 < steps.size() ? rr.stepStart[i + 1] : r.nTok;
+            ce.pos0 = r.pos0 + b;
+            ce.nTok = e - b;
+            ce.layers.resize(nl);
+            for (size_t j = split ? i : 0; j < (split ? i + 1 : steps.size()); ++j)
+                for (uint32_t il = 0; il < nl && il < steps[j].size(); ++il) ce.layers[il] += steps[j][il];
+            if (!split || i + 1 == steps.size())
+                for (uint32_t il = 0; il < nl; ++il) ce.slots.push_back(r.cache->layer(il).slots());
+            s.emit(std::move(ce));
+        }
+    }
     StatsEvent st;
     st.promptTokens = promptTokens;
     st.generatedTokens = generated;
@@ -305,19 +506,24 @@ void Session::emit(SessionEvent e) {
 }
 
 void Session::applyLiveCommands(Engine& eng) {
-    std::vector<SetRoutingCmd> routing;
+    std::vector<SessionCommand> live;
     {
         std::lock_guard lk(mutex_);
         for (auto it = commands_.begin(); it != commands_.end();) {
-            if (auto* r = std::get_if<SetRoutingCmd>(&*it)) {
-                routing.push_back(std::move(*r));
+            if (std::holds_alternative<SetRoutingCmd>(*it) || std::holds_alternative<SetCachePolicyCmd>(*it) ||
+                std::holds_alternative<SetPrefetchCmd>(*it)) {
+                live.push_back(std::move(*it));
                 it = commands_.erase(it);
             } else {
                 ++it;
             }
         }
     }
-    for (const auto& r : routing) eng.setRouting(r);
+    for (const auto& c : live) {
+        if (auto* r = std::get_if<SetRoutingCmd>(&c)) eng.setRouting(*r);
+        else if (auto* p = std::get_if<SetCachePolicyCmd>(&c)) eng.setCachePolicy(*p);
+        else if (auto* f = std::get_if<SetPrefetchCmd>(&c)) eng.setPrefetch(*f);
+    }
 }
 
 void Session::run() {
@@ -340,6 +546,9 @@ void Session::run() {
                 if constexpr (std::is_same_v<T, LoadModelCmd>) eng.load(cmd);
                 else if constexpr (std::is_same_v<T, GenerateCmd>) eng.generate(cmd);
                 else if constexpr (std::is_same_v<T, SetRoutingCmd>) eng.setRouting(cmd);
+                else if constexpr (std::is_same_v<T, SetCachePolicyCmd>) eng.setCachePolicy(cmd);
+                else if constexpr (std::is_same_v<T, SetPrefetchCmd>) eng.setPrefetch(cmd);
+                else if constexpr (std::is_same_v<T, SetCacheBudgetCmd>) eng.setBudget(cmd);
                 else eng.setProfile(cmd);
             }, c);
         } catch (const std::exception& e) {

@@ -1,7 +1,8 @@
 // The engine thread of one loaded model. Commands go in (load a model, generate, change the
-// routing policy, profiling on/off), events come out (model loaded or failed, prompt, tokens,
-// per-token routing, stats, kernel times, memory). The two queues and a stop flag are all the
-// caller shares with it: the GUI polls events each frame and never blocks on the engine.
+// routing policy, the expert cache's policy, prefetch and budget, profiling on/off), events come
+// out (model loaded or failed, prompt, tokens, per-token routing, per-step cache telemetry,
+// stats, kernel times, memory). The two queues and a stop flag are all the caller shares with
+// it: the GUI polls events each frame and never blocks on the engine.
 #pragma once
 #include <condition_variable>
 #include <cstdint>
@@ -9,15 +10,19 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
 #include <variant>
 #include <vector>
 
+#include "cpu/routing_policy.h"
 #include "runtime/generate.h"
 #include "runtime/session_backend.h"
 #include "tokenizer/chat_template.h"
+#include "trace/expert_cache.h"
+#include "trace/trace.h"
 
 namespace moe::rt {
 
@@ -42,6 +47,8 @@ ModelFacts describeModel(const Model& model, const std::string& path);
 struct LoadModelCmd {
     std::string path;
     SessionBackendOptions backend;  // backend.profile is ignored: SetProfileCmd sets it
+    // backend.expertCache.policy Static: the trace its hot set is learned from (`--cache-static`)
+    std::string cacheStaticTrace;
 };
 // A conversation longer than the context is shifted, never refused: the PromptEvent then holds
 // the context window (system prompt + the newest tokens) and generation shifts again at nCtx.
@@ -51,13 +58,36 @@ struct GenerateCmd {
     std::vector<ChatMessage> conversation;  // chat: rendered with the model's chat template
     GenerateParams params;                // params.context is set by the session (shift)
 };
+// Routing policies (cpu/routing_policy.h), resolved against the model; layer l takes the
+// parameters policy l resolves to for layer l. Applies live, from the next step.
 struct SetRoutingCmd {
-    std::vector<RoutingPolicy> layers;    // one per layer (fewer: the last repeats; empty: the model's)
+    std::vector<routing::Policy> layers;  // one per layer (fewer: the last repeats; empty: the model's)
 };
 struct SetProfileCmd {
     bool on = false;
 };
-using SessionCommand = std::variant<LoadModelCmd, GenerateCmd, SetRoutingCmd, SetProfileCmd>;
+// The expert cache's eviction policy, live. Static learns its hot set from `staticFrom` when
+// set, else from the trace file `staticTrace`. Without a cache it is remembered for the next
+// budget.
+struct SetCachePolicyCmd {
+    cache::Policy policy = cache::Policy::LRU;
+    std::string staticTrace;
+    std::optional<trace::Trace> staticFrom;
+    std::string staticSource;  // how the GUI names `staticFrom` ("this conversation, 40 tokens")
+};
+// Cross-layer prefetch on or off, live.
+struct SetPrefetchCmd {
+    bool on = false;
+};
+// A new budget for the loaded model: rebuilds its backend with the new cache options (the KV
+// cache is emptied; the next generation evaluates its context again). slots = n_expert: every
+// expert resident; -1 with budgetMiB 0: automatic.
+struct SetCacheBudgetCmd {
+    int64_t slots = -1;
+    uint64_t budgetMiB = 0;
+};
+using SessionCommand = std::variant<LoadModelCmd, GenerateCmd, SetRoutingCmd, SetProfileCmd, SetCachePolicyCmd,
+                                    SetPrefetchCmd, SetCacheBudgetCmd>;
 
 // ---- events
 struct DevicesEvent {
@@ -68,6 +98,7 @@ struct DevicesEvent {
 };
 struct ModelLoadedEvent {
     ModelFacts facts;
+    bool reload = false;  // the same model rebuilt with new options (a cache budget): routing kept
 };
 struct LoadFailedEvent {
     std::string path, message;  // the previous model (if any) stays loaded
@@ -104,6 +135,7 @@ struct TokenRoutingEvent {
     std::vector<float> weights;    // (nLayer, kMax)
     std::vector<int32_t> counts;   // (nLayer)
     std::vector<float> probs;      // (nLayer, nExpert)
+    std::vector<int32_t> pred;     // (nLayer, kMax) experts the cross-layer gate predicted (prefetch on), else empty
 };
 struct StatsEvent {
     uint32_t promptTokens = 0, generatedTokens = 0;
@@ -125,11 +157,38 @@ struct GenerationDoneEvent {
 };
 // A command that could not be applied (e.g. a routing policy); shown, not fatal.
 struct NoticeEvent {
+    enum class About { General, Routing, Cache };
     std::string message;
+    About about = About::General;  // which panel it concerns
+};
+// How the expert cache is set up: after every load and every change of policy or prefetch.
+struct CacheConfigEvent {
+    bool available = false;      // Vulkan (the CPU reference has no expert cache)
+    bool enabled = false;        // fewer slots than experts; false: every expert resident
+    uint32_t layers = 0, experts = 0, expertsUsed = 0;
+    uint32_t slots = 0;          // per MoE layer (experts when every expert is resident)
+    cache::Policy policy = cache::Policy::LRU;
+    bool prefetch = false;
+    std::string staticSource;    // what the static policy learned from
+    uint64_t expertBytes = 0;    // one expert (gate + up + down) of layer 0
+    std::vector<uint64_t> layerExpertBytes;  // (layers) one expert of each layer
+    uint64_t routedBytes = 0;    // every routed expert of every layer
+    uint64_t slotBytes = 0;      // device memory of the slots (0 without a cache)
+    std::string note;            // why the automatic budget was limited, if it was
+    bool fresh = false;          // the cache was (re)built since the last event: every slot empty
+};
+// What the expert cache did in one cache step (a prefill batch or a decode token), collected
+// after the forward step from the host-side bookkeeping.
+struct CacheStepEvent {
+    bool prefill = false;
+    uint32_t pos0 = 0, nTok = 0;                    // the tokens it evaluated
+    std::vector<cache::CacheStats> layers;          // (nLayer) its telemetry
+    // (nLayer, slots) as the forward step left them: on its last cache step only, else empty
+    std::vector<std::vector<cache::SlotView>> slots;
 };
 using SessionEvent = std::variant<DevicesEvent, ModelLoadedEvent, LoadFailedEvent, PromptEvent, TokenOutEvent,
                                   TokenRoutingEvent, StatsEvent, KernelTimesEvent, MemoryEvent, GenerationDoneEvent,
-                                  NoticeEvent, ContextShiftEvent>;
+                                  NoticeEvent, ContextShiftEvent, CacheConfigEvent, CacheStepEvent>;
 
 class Session {
 public:
@@ -154,7 +213,8 @@ private:
     struct Engine;
     void run();
     void emit(SessionEvent e);
-    // Called by the engine between decode steps: applies queued routing changes.
+    // Called by the engine between decode steps: applies queued routing and cache policy /
+    // prefetch changes in the order they were posted.
     void applyLiveCommands(Engine& eng);
     bool stopRequested() const;
 

@@ -35,8 +35,7 @@ SessionBackend::SessionBackend(vk::Instance* instance, const Model& model, const
     : instance_(instance), model_(model), opts_(opts) {}
 
 SessionBackend::~SessionBackend() {
-    // buffers and the forward pass before the device that owns their memory
-    masks_.clear();
+    // the forward pass (its buffers) before the device that owns their memory
     vkf_.reset();
     device_.reset();
 }
@@ -49,6 +48,10 @@ Result<std::unique_ptr<SessionBackend>> SessionBackend::create(vk::Instance* ins
     if (o.nCtx > ctxTrain)
         return makeError("context " + std::to_string(o.nCtx) + " exceeds the model's context length " +
                          std::to_string(ctxTrain));
+    const ExpertCacheOptions& ec = o.expertCache;
+    if (o.cpu && (ec.slots >= 0 || ec.budgetMiB))
+        return makeError("the expert cache is a Vulkan feature (the CPU reference reads every expert from host "
+                         "memory)");
     std::unique_ptr<SessionBackend> b(new SessionBackend(instance, model, o));
     const uint32_t L = model.cfg.block_count;
     if (o.cpu) {
@@ -63,7 +66,6 @@ Result<std::unique_ptr<SessionBackend>> SessionBackend::create(vk::Instance* ins
         MOE_ASSIGN(b->device_, vk::Device::create(*instance, index));
         MOE_TRY(b->setProfile(o.profile));  // builds the forward pass
     }
-    b->policies_.assign(L, RoutingPolicy{});
     return b;
 }
 
@@ -80,73 +82,66 @@ Status SessionBackend::setProfile(bool on) {
     }
     if (vkf_ && on == opts_.profile) return {};
     opts_.profile = on;
-    masks_.clear();
-    vkf_.reset();  // free the old weights and KV cache before uploading again
+    vkf_.reset();  // free the old weights, KV cache and expert slots before uploading again
     MOE_TRY(checkDeviceMemory(*device_, model_, opts_.nCtx));
     ForwardOptions fo;
     fo.nCtx = opts_.nCtx;
     fo.maxBatch = opts_.maxBatch;
     fo.profile = on;
+    fo.expertCache = opts_.expertCache;
     MOE_ASSIGN(vkf_, VkForward::create(*device_, model_, fo));
-    if (!policies_.empty()) MOE_TRY(applyRouting());
+    if (!routing_.empty()) MOE_TRY(vkf_->setRouting(routing_));
     return {};
 }
 
-Status SessionBackend::setRouting(const std::vector<RoutingPolicy>& policies) {
-    const uint32_t L = model_.cfg.block_count;
-    if (policies.empty()) {
-        policies_.assign(L, RoutingPolicy{});
-    } else {
-        policies_.resize(L);
-        for (uint32_t il = 0; il < L; ++il) policies_[il] = policies[std::min<size_t>(il, policies.size() - 1)];
-    }
-    return applyRouting();
-}
-
-Status SessionBackend::applyRouting() {
+Status SessionBackend::setRouting(const std::vector<cpu::RouterParams>& layers) {
     const ModelConfig& c = model_.cfg;
-    const uint32_t NE = c.expert_count, L = c.block_count;
-    const uint32_t cap = std::min(NE, kRouteCap);
-    for (uint32_t il = 0; il < L; ++il) {
-        const RoutingPolicy& pol = policies_[il];
-        const uint32_t k = std::clamp<uint32_t>(pol.kind == RoutingPolicy::Kind::Model ? c.expert_used_count : pol.k, 1, cap);
-        const bool topP = pol.kind == RoutingPolicy::Kind::TopP;
-        const bool masked = std::any_of(pol.mask.begin(), pol.mask.end(), [](uint8_t m) { return m != 0; });
-        if (cpuf_) {
-            cpu::RouterParams rp = cpuf_->defaultRouterParams();
-            rp.selection = topP ? cpu::Selection::TopP : cpu::Selection::TopK;
-            rp.k = int(k);
-            rp.kMax = int(k);
-            rp.topP = pol.p;
-            rp.mask.clear();
-            if (masked) {
-                rp.mask.assign(NE, 0);
-                std::copy_n(pol.mask.begin(), std::min<size_t>(NE, pol.mask.size()), rp.mask.begin());
-            }
-            cpuf_->setRouterParams(il, std::move(rp));
-            continue;
+    if (layers.size() != c.block_count)
+        return makeError("routing: " + std::to_string(layers.size()) +
+                         " layers of router parameters for a model with " + std::to_string(c.block_count));
+    if (cpuf_) {
+        // the same checks as the Vulkan path (VkForward::setRouting) so both reject the same input
+        for (size_t il = 0; il < layers.size(); ++il) {
+            const cpu::RouterParams& p = layers[il];
+            const bool sizesOk = (p.mask.empty() || p.mask.size() == c.expert_count) &&
+                                 (p.logitScale.empty() || p.logitScale.size() == c.expert_count) &&
+                                 (p.selectionBias.empty() || p.selectionBias.size() == c.expert_count);
+            if (p.kMax < 1 || uint32_t(p.kMax) > std::min(c.expert_count, kRouteCap) ||
+                (p.selection == cpu::Selection::TopK && (p.k < 1 || p.k > p.kMax)) || !sizesOk)
+                return makeError("routing, layer " + std::to_string(il) + ": invalid router parameters");
         }
-        GpuRouterParams& rp = vkf_->routing()[il].params;
-        rp = GpuRouterParams{};
-        rp.normalize = c.expert_weights_norm;
-        rp.topP = topP;
-        rp.k = k;
-        rp.kMax = k;
-        rp.p = pol.p;
-        rp.mask = 0;
-        if (masked) {
-            if (masks_.size() < L) masks_.resize(L);
-            if (!masks_[il].valid()) {
-                MOE_ASSIGN(masks_[il], device_->allocate(uint64_t(NE) * 4, vk::MemoryKind::Upload, vk::MemoryTag::Other,
-                                                         "routing mask"));
-            }
-            // written between steps only: the previous step has completed (forward waits on its fence)
-            int32_t* m = masks_[il].as<int32_t>();
-            for (uint32_t e = 0; e < NE; ++e) m[e] = e < pol.mask.size() && pol.mask[e] ? 1 : 0;
-            rp.mask = masks_[il].address();
-        }
+        for (size_t il = 0; il < layers.size(); ++il) cpuf_->setRouterParams(uint32_t(il), layers[il]);
+    } else {
+        // written between steps only: the previous step has completed (forward waits on its fence)
+        MOE_TRY(vkf_->setRouting(layers));
     }
+    routing_ = layers;
     return {};
+}
+
+ExpertOffload* SessionBackend::expertCache() { return vkf_ ? vkf_->expertCache() : nullptr; }
+
+const std::vector<std::vector<cache::CacheStats>>* SessionBackend::lastCacheSteps() const {
+    return vkf_ && vkf_->expertCache() ? &vkf_->lastCacheSteps() : nullptr;
+}
+
+std::string SessionBackend::setupNote() const { return vkf_ ? vkf_->expertCacheNote() : std::string(); }
+
+Status SessionBackend::setCachePolicy(cache::Policy policy, std::vector<std::vector<float>> staticRank) {
+    if (policy == cache::Policy::Belady)
+        return makeError("belady needs the future accesses: it is the simulator's bound (moescope cache-sim), "
+                         "not a live policy");
+    if (policy == cache::Policy::Static && staticRank.size() != model_.cfg.block_count)
+        return makeError("the static policy needs a hot set per layer, learned from a trace");
+    if (ExpertOffload* off = expertCache()) MOE_TRY(off->setPolicy(policy, staticRank));
+    opts_.expertCache.policy = policy;
+    opts_.expertCache.staticRank = std::move(staticRank);
+    return {};
+}
+
+void SessionBackend::setPrefetch(bool on) {
+    if (ExpertOffload* off = expertCache()) off->setPrefetch(on);
+    opts_.expertCache.prefetch = on;
 }
 
 void SessionBackend::onCpuRouting(uint32_t layer, uint32_t nTok, int32_t kMax, const int32_t* ids,
@@ -187,6 +182,10 @@ Status SessionBackend::forward(const int32_t* tokens, uint32_t nTok, uint32_t po
         MOE_TRY(vkf_->forward(tokens, nTok, pos0, logits, allLogits));
         rep.routing = &vkf_->lastRouting();
         if (opts_.profile) rep.kernels = aggregate(vkf_->lastKernelTimes());
+        if (vkf_->expertCache()) {
+            rep.cacheSteps = &vkf_->lastCacheSteps();
+            rep.cache = vkf_->expertCache();
+        }
     }
     rep.tokens = tokens;
     rep.nTok = nTok;

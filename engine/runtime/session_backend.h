@@ -1,7 +1,8 @@
 // The backend a Session drives: the Vulkan forward pass or the CPU reference, instrumented for
 // the GUI. After every forward step it hands over the step's routing (per layer x token), GPU
-// kernel times and wall time; it applies per-layer routing policies (top-k, top-p, masks) on
-// either backend and reports device memory use by kind.
+// kernel times, wall time and the expert cache's telemetry; it takes per-layer router
+// parameters (routing::resolve of a policy) on either backend, switches the cache's policy and
+// prefetch, and reports device memory use by kind.
 #pragma once
 #include <array>
 #include <cstdint>
@@ -22,16 +23,6 @@ class CpuForward;
 
 namespace moe::rt {
 
-// A routing policy of one layer, as the routing controls set it.
-struct RoutingPolicy {
-    enum class Kind { Model, TopK, TopP };
-    Kind kind = Kind::Model;    // Model: the model's own gating (k = expert_used_count)
-    uint32_t k = 2;             // TopK: experts per token; TopP: at most this many
-    float p = 0.5f;             // TopP: cumulative probability threshold
-    std::vector<uint8_t> mask;  // (n_expert) or empty; nonzero = the expert is never selected
-    bool operator==(const RoutingPolicy&) const = default;
-};
-
 // GPU time of one shader over a step: the sum over its dispatches.
 struct KernelStat {
     std::string name;
@@ -46,6 +37,10 @@ struct StepReport {
     double ms = 0;                    // wall time of the step
     const RoutingRecord* routing = nullptr;  // (nLayer, nTok, ...) as in VkForward::lastRouting()
     std::vector<KernelStat> kernels;  // profile on: per shader, most expensive first
+    // Expert cache (null without one): its telemetry per cache step (prefill batch or decode
+    // token) and layer, and the cache itself (slot occupants, totals) as the step left it.
+    const std::vector<std::vector<cache::CacheStats>>* cacheSteps = nullptr;
+    const ExpertOffload* cache = nullptr;
 };
 
 using MemoryByTag = std::array<uint64_t, size_t(vk::MemoryTag::Count)>;
@@ -56,6 +51,7 @@ struct SessionBackendOptions {
     uint32_t nCtx = 0;     // 0: the model's context (at most 4096)
     uint32_t maxBatch = 64;
     bool profile = false;  // GPU timestamps per dispatch
+    ExpertCacheOptions expertCache;  // Vulkan only; default: every expert resident when it fits
 };
 
 class SessionBackend final : public Backend {
@@ -71,11 +67,23 @@ public:
 
     // Called after every successful forward() on the calling (engine) thread.
     void setObserver(std::function<void(const StepReport&)> f) { observer_ = std::move(f); }
-    // One policy per layer (fewer: the last one repeats); applies from the next step.
-    Status setRouting(const std::vector<RoutingPolicy>& policies);
-    const std::vector<RoutingPolicy>& routing() const { return policies_; }
+    // Router parameters per layer (n_layer entries); applies from the next step and survives a
+    // rebuild of the forward pass.
+    Status setRouting(const std::vector<cpu::RouterParams>& layers) override;
+
+    ExpertOffload* expertCache() override;
+    const std::vector<std::vector<cache::CacheStats>>* lastCacheSteps() const override;
+    std::string setupNote() const override;
+    // The cache options the forward pass was built with, and the live policy and prefetch
+    // switches (kept here so that a rebuild of the forward pass keeps them). Without a cache
+    // they are only remembered.
+    const ExpertCacheOptions& cacheOptions() const { return opts_.expertCache; }
+    Status setCachePolicy(cache::Policy policy, std::vector<std::vector<float>> staticRank);
+    void setPrefetch(bool on);
+
     // Turning profiling on or off rebuilds the Vulkan forward pass (weights re-uploaded, the KV
-    // cache emptied: the caller must re-evaluate its context). No-op on the CPU reference.
+    // cache and the expert cache emptied: the caller must re-evaluate its context). No-op on the
+    // CPU reference.
     Status setProfile(bool on);
     bool profile() const { return opts_.profile; }
     bool isCpu() const { return opts_.cpu; }
@@ -85,7 +93,6 @@ public:
 
 private:
     SessionBackend(vk::Instance* instance, const Model& model, const SessionBackendOptions& opts);
-    Status applyRouting();
     void onCpuRouting(uint32_t layer, uint32_t nTok, int32_t kMax, const int32_t* ids, const float* weights,
                       const int32_t* counts, const float* probs);
 
@@ -94,9 +101,8 @@ private:
     SessionBackendOptions opts_;
     std::unique_ptr<vk::Device> device_;
     std::unique_ptr<VkForward> vkf_;
-    std::vector<vk::Buffer> masks_;  // per layer: int32 (n_expert), host-visible; empty = no mask
     std::unique_ptr<cpu::CpuForward> cpuf_;
-    std::vector<RoutingPolicy> policies_;
+    std::vector<cpu::RouterParams> routing_;  // empty: the model's own routing
     // CPU reference: per-layer routing of the current step, flattened into cpuRouting_ after it
     struct CpuLayer {
         int32_t kMax = 0;

@@ -35,7 +35,7 @@ Result<DeviceTensor> uploadTensor(vk::Device& dev, const TensorView& t) {
 
 }  // namespace
 
-Result<std::unique_ptr<DeviceWeights>> DeviceWeights::upload(vk::Device& dev, const Model& m) {
+Result<std::unique_ptr<DeviceWeights>> DeviceWeights::upload(vk::Device& dev, const Model& m, bool routedExperts) {
     auto w = std::make_unique<DeviceWeights>();
     MOE_ASSIGN(w->token_embd, uploadTensor(dev, m.token_embd));
     MOE_ASSIGN(w->output_norm, uploadTensor(dev, m.output_norm));
@@ -56,9 +56,15 @@ Result<std::unique_ptr<DeviceWeights>> DeviceWeights::upload(vk::Device& dev, co
         MOE_ASSIGN(d.k_norm, uploadTensor(dev, l.k_norm));
         MOE_ASSIGN(d.ffn_norm, uploadTensor(dev, l.ffn_norm));
         MOE_ASSIGN(d.ffn_gate_inp, uploadTensor(dev, l.ffn_gate_inp));
-        MOE_ASSIGN(d.ffn_gate_exps, uploadTensor(dev, l.ffn_gate_exps));
-        MOE_ASSIGN(d.ffn_up_exps, uploadTensor(dev, l.ffn_up_exps));
-        MOE_ASSIGN(d.ffn_down_exps, uploadTensor(dev, l.ffn_down_exps));
+        if (routedExperts) {
+            MOE_ASSIGN(d.ffn_gate_exps, uploadTensor(dev, l.ffn_gate_exps));
+            MOE_ASSIGN(d.ffn_up_exps, uploadTensor(dev, l.ffn_up_exps));
+            MOE_ASSIGN(d.ffn_down_exps, uploadTensor(dev, l.ffn_down_exps));
+        } else {
+            d.ffn_gate_exps.type = l.ffn_gate_exps.type;
+            d.ffn_up_exps.type = l.ffn_up_exps.type;
+            d.ffn_down_exps.type = l.ffn_down_exps.type;
+        }
         MOE_ASSIGN(d.ffn_gate_inp_shexp, uploadTensor(dev, l.ffn_gate_inp_shexp));
         MOE_ASSIGN(d.ffn_gate_shexp, uploadTensor(dev, l.ffn_gate_shexp));
         MOE_ASSIGN(d.ffn_up_shexp, uploadTensor(dev, l.ffn_up_shexp));
@@ -68,28 +74,65 @@ Result<std::unique_ptr<DeviceWeights>> DeviceWeights::upload(vk::Device& dev, co
     return w;
 }
 
+static constexpr uint32_t kRouteCap = 64;  // widest routing row a policy may ask for
+
+namespace {
+
+uint32_t contextFor(const ModelConfig& c, uint32_t requested) {
+    uint32_t n = requested ? requested : std::min<uint32_t>(c.context_length ? c.context_length : 4096, 4096);
+    if (c.context_length && n > c.context_length) n = c.context_length;
+    return n;
+}
+
+// Device bytes of everything but the routed experts (dense weights, KV cache), for the
+// automatic expert-cache budget.
+uint64_t denseDeviceBytes(const Model& m, uint32_t nCtx) {
+    const ModelConfig& c = m.cfg;
+    uint64_t b = m.token_embd.nBytes + m.output_norm.nBytes + (m.output.data != m.token_embd.data ? m.output.nBytes : 0);
+    for (const LayerWeights& l : m.layers)
+        for (const TensorView* t : {&l.attn_norm, &l.wq, &l.wk, &l.wv, &l.bq, &l.bk, &l.bv, &l.wo, &l.q_norm, &l.k_norm,
+                                    &l.ffn_norm, &l.ffn_gate_inp, &l.ffn_gate_inp_shexp, &l.ffn_gate_shexp,
+                                    &l.ffn_up_shexp, &l.ffn_down_shexp})
+            b += t->nBytes;
+    b += 2ull * c.block_count * nCtx * c.head_count_kv * c.head_dim * 4;
+    return b;
+}
+
+}  // namespace
+
 Result<std::unique_ptr<VkForward>> VkForward::create(vk::Device& dev, const Model& model, const ForwardOptions& opts) {
     std::unique_ptr<VkForward> f(new VkForward(dev, model));
-    MOE_ASSIGN(f->w_, DeviceWeights::upload(dev, model));
+    const ModelConfig& c = model.cfg;
+    MOE_ASSIGN(uint32_t slots, chooseExpertSlots(dev, model, opts.expertCache,
+                                                 denseDeviceBytes(model, contextFor(c, opts.nCtx)), &f->cacheNote_));
+    const bool cached = slots < c.expert_count;
+    f->cacheSlots_ = slots;
+    MOE_ASSIGN(f->w_, DeviceWeights::upload(dev, model, !cached));
     MOE_TRY(f->allocate(opts));
+    if (cached) {
+        const uint32_t maxNeeded = std::min<uint32_t>(c.expert_count, f->maxBatch_ * std::min(c.expert_count, kRouteCap));
+        MOE_ASSIGN(f->offload_, ExpertOffload::create(dev, model, slots, opts.expertCache, maxNeeded));
+    }
     // Warm-up: create every pipeline of the decode and the batched path now (shader compilation
     // is slow on some drivers), so the first prompt is not charged for it. Positions 0..1 of the
-    // KV cache are overwritten by the first real step.
+    // KV cache are overwritten by the first real step. The expert cache is reset afterwards.
     if (opts.warmUp) {
         std::vector<float> logits(size_t(model.cfg.n_vocab));
         const int32_t toks[2] = {0, 0};
         MOE_TRY(f->forward(toks, 1, 0, logits.data(), false));
         if (f->maxBatch_ > 1 && f->nCtx_ > 1) MOE_TRY(f->forward(toks, 2, 0, logits.data(), false));
+        if (cached) {
+            const uint32_t maxNeeded =
+                std::min<uint32_t>(c.expert_count, f->maxBatch_ * std::min(c.expert_count, kRouteCap));
+            MOE_ASSIGN(f->offload_, ExpertOffload::create(dev, model, slots, opts.expertCache, maxNeeded));
+        }
     }
     return f;
 }
 
-static constexpr uint32_t kRouteCap = 64;  // widest routing row a policy may ask for
-
 Status VkForward::allocate(const ForwardOptions& opts) {
     const ModelConfig& c = model_.cfg;
-    nCtx_ = opts.nCtx ? opts.nCtx : std::min<uint32_t>(c.context_length ? c.context_length : 4096, 4096);
-    if (c.context_length && nCtx_ > c.context_length) nCtx_ = c.context_length;
+    nCtx_ = contextFor(c, opts.nCtx);
     maxBatch_ = std::max<uint32_t>(1, opts.maxBatch);
     profile_ = opts.profile;
     const uint64_t B = maxBatch_, E = c.embedding_length, H = c.head_count, KV = c.head_count_kv, D = c.head_dim;
@@ -140,6 +183,14 @@ Status VkForward::allocate(const ForwardOptions& opts) {
     MOE_TRY(host(rWeights_, L * B * KC, vk::MemoryKind::Readback, "routing record"));
     MOE_TRY(host(rCounts_, L * B, vk::MemoryKind::Readback, "routing record"));
     MOE_TRY(host(rProbs_, L * B * NE, vk::MemoryKind::Readback, "routing record"));
+    if (cacheSlots_ < NE) {
+        // the cross-layer prediction (prefetch can be switched on at run time)
+        MOE_TRY(dev(xp_, B * E, "expert prediction"));
+        MOE_TRY(dev(predLogits_, B * NE, "expert prediction"));
+        MOE_TRY(dev(predWeights_, B * KC, "expert prediction"));
+        MOE_TRY(dev(predCounts_, B, "expert prediction"));
+        MOE_TRY(host(rPred_, L * B * KC, vk::MemoryKind::Readback, "expert prediction"));
+    }
 
     // default routing: the model's own gating
     layerRouting_.assign(c.block_count, {});
@@ -210,7 +261,7 @@ Status VkForward::setRouting(const std::vector<cpu::RouterParams>& layers) {
     return {};
 }
 
-Status VkForward::recordLayer(vk::Commands& cmd, uint32_t il, uint32_t nTok, uint32_t pos0) {
+Status VkForward::recordAttentionRouter(vk::Commands& cmd, uint32_t il, uint32_t nTok, uint32_t pos0) {
     const ModelConfig& c = model_.cfg;
     const DeviceLayer& L = w_->layers[il];
     const uint32_t E = c.embedding_length, H = c.head_count, KV = c.head_count_kv, D = c.head_dim;
@@ -304,37 +355,77 @@ Status VkForward::recordLayer(vk::Commands& cmd, uint32_t il, uint32_t nTok, uin
     if (FS)
         MOE_TRY(mulMat(d, cmd, L.ffn_down_shexp.type, L.ffn_down_shexp.address(), E, FS, shAct_.address(), FS,
                        shOut_.address(), E, nTok));
+    if (nTok > 1) {
+        MOE_TRY(moeGroup(d, cmd, ids, nTok, K, NE, groups_.address()));
+        // rows of empty slots (policies that select fewer than K) are not written by the grouped kernels
+        cmd.fill(act_, 0, uint64_t(nTok) * K * F * 4, 0);
+        cmd.fill(down_, 0, uint64_t(nTok) * K * E * 4, 0);
+    }
+    // prefetch: the next layer's router applied to this layer's MoE input (cross-layer gate)
+    if (offload_ && offload_->prefetch() && il + 1 < c.block_count) {
+        const DeviceLayer& N = w_->layers[il + 1];
+        MOE_TRY(rmsNorm(d, cmd, x_.address(), N.ffn_norm.address(), xp_.address(), nTok, E, eps));
+        cmd.barrier();
+        MOE_TRY(mulMat(d, cmd, N.ffn_gate_inp.type, N.ffn_gate_inp.address(), NE, E, xp_.address(), E,
+                       predLogits_.address(), NE, nTok));
+        cmd.barrier();
+        const uint64_t nslice = uint64_t(il + 1) * maxBatch_;
+        MOE_TRY(route(d, cmd, layerRouting_[il + 1].params, predLogits_.address(), nTok, NE,
+                      rPred_.address() + nslice * KC * 4, predWeights_.address(), predCounts_.address(), 0));
+    }
+    cmd.barrier();
+    return {};
+}
+
+Status VkForward::recordExperts(vk::Commands& cmd, uint32_t il, uint32_t nTok, uint64_t slotTable) {
+    const ModelConfig& c = model_.cfg;
+    const DeviceLayer& L = w_->layers[il];
+    const uint32_t E = c.embedding_length, NE = c.expert_count, F = c.expert_feed_forward_length;
+    const uint32_t KC = std::min<uint32_t>(NE, kRouteCap);
+    const uint32_t K = layerRouting_[il].params.kMax;
+    const uint64_t ids = rIds_.address() + uint64_t(il) * maxBatch_ * KC * 4;
+    auto& d = dev_;
+    // resident tensors, or the expert cache's slot buffers (same strides: one expert per slot)
+    const uint64_t gateW = slotTable ? offload_->gateAddress(il) : L.ffn_gate_exps.address();
+    const uint64_t upW = slotTable ? offload_->upAddress(il) : L.ffn_up_exps.address();
+    const uint64_t downW = slotTable ? offload_->downAddress(il) : L.ffn_down_exps.address();
     // routed experts: direct for a single token, grouped by expert for batches
     const uint64_t gateStride = uint64_t(F) * rowBytes(L.ffn_gate_exps.type, E);
     const uint64_t upStride = uint64_t(F) * rowBytes(L.ffn_up_exps.type, E);
     const uint64_t downStride = uint64_t(E) * rowBytes(L.ffn_down_exps.type, F);
     if (nTok == 1) {
-        MOE_TRY(mulMatMoeDirect(d, cmd, L.ffn_gate_exps.type, L.ffn_gate_exps.address(), gateStride, F, E, xn_.address(),
-                                false, ids, K, gate_.address(), nTok));
-        MOE_TRY(mulMatMoeDirect(d, cmd, L.ffn_up_exps.type, L.ffn_up_exps.address(), upStride, F, E, xn_.address(), false,
-                                ids, K, up_.address(), nTok));
+        MOE_TRY(mulMatMoeDirect(d, cmd, L.ffn_gate_exps.type, gateW, gateStride, F, E, xn_.address(), false, ids, K,
+                                gate_.address(), nTok, slotTable));
+        MOE_TRY(mulMatMoeDirect(d, cmd, L.ffn_up_exps.type, upW, upStride, F, E, xn_.address(), false, ids, K,
+                                up_.address(), nTok, slotTable));
         cmd.barrier();
         MOE_TRY(swiglu(d, cmd, gate_.address(), up_.address(), act_.address(), nTok * K * F));
         cmd.barrier();
-        MOE_TRY(mulMatMoeDirect(d, cmd, L.ffn_down_exps.type, L.ffn_down_exps.address(), downStride, E, F,
-                                act_.address(), true, ids, K, down_.address(), nTok));
+        MOE_TRY(mulMatMoeDirect(d, cmd, L.ffn_down_exps.type, downW, downStride, E, F, act_.address(), true, ids, K,
+                                down_.address(), nTok, slotTable));
     } else {
-        MOE_TRY(moeGroup(d, cmd, ids, nTok, K, NE, groups_.address()));
-        // rows of empty slots (policies that select fewer than K) are not written by the grouped kernels
-        cmd.fill(act_, 0, uint64_t(nTok) * K * F * 4, 0);
-        cmd.fill(down_, 0, uint64_t(nTok) * K * E * 4, 0);
-        cmd.barrier();
-        MOE_TRY(mulMatMoeGrouped(d, cmd, L.ffn_gate_exps.type, L.ffn_gate_exps.address(), gateStride, F, E,
-                                 xn_.address(), false, groups_.address(), NE, K, gate_.address(), nTok));
-        MOE_TRY(mulMatMoeGrouped(d, cmd, L.ffn_up_exps.type, L.ffn_up_exps.address(), upStride, F, E, xn_.address(),
-                                 false, groups_.address(), NE, K, up_.address(), nTok));
+        MOE_TRY(mulMatMoeGrouped(d, cmd, L.ffn_gate_exps.type, gateW, gateStride, F, E, xn_.address(), false,
+                                 groups_.address(), NE, K, gate_.address(), nTok, slotTable));
+        MOE_TRY(mulMatMoeGrouped(d, cmd, L.ffn_up_exps.type, upW, upStride, F, E, xn_.address(), false,
+                                 groups_.address(), NE, K, up_.address(), nTok, slotTable));
         cmd.barrier();
         MOE_TRY(swiglu(d, cmd, gate_.address(), up_.address(), act_.address(), nTok * K * F));
         cmd.barrier();
-        MOE_TRY(mulMatMoeGrouped(d, cmd, L.ffn_down_exps.type, L.ffn_down_exps.address(), downStride, E, F,
-                                 act_.address(), true, groups_.address(), NE, K, down_.address(), nTok));
+        MOE_TRY(mulMatMoeGrouped(d, cmd, L.ffn_down_exps.type, downW, downStride, E, F, act_.address(), true,
+                                 groups_.address(), NE, K, down_.address(), nTok, slotTable));
     }
     cmd.barrier();
+    return {};
+}
+
+Status VkForward::recordCombine(vk::Commands& cmd, uint32_t il, uint32_t nTok) {
+    const ModelConfig& c = model_.cfg;
+    const DeviceLayer& L = w_->layers[il];
+    const uint32_t E = c.embedding_length, NE = c.expert_count, FS = c.expert_shared_feed_forward_length;
+    const uint32_t KC = std::min<uint32_t>(NE, kRouteCap);
+    const uint32_t K = layerRouting_[il].params.kMax;
+    const uint64_t wts = rWeights_.address() + uint64_t(il) * maxBatch_ * KC * 4;
+    auto& d = dev_;
     // weighted sum of experts (+ gated shared expert) into the residual
     MOE_TRY(moeCombine(d, cmd, down_.address(), wts, x_.address(), nTok, K, E, true, FS ? shOut_.address() : 0,
                        (FS && L.ffn_gate_inp_shexp) ? shG_.address() : 0));
@@ -342,24 +433,142 @@ Status VkForward::recordLayer(vk::Commands& cmd, uint32_t il, uint32_t nTok, uin
     return {};
 }
 
-Status VkForward::recordBatch(vk::Commands& cmd, uint32_t nTok, uint32_t pos0, bool allLogits) {
+Status VkForward::recordEmbedding(vk::Commands& cmd, uint32_t nTok) {
+    const ModelConfig& c = model_.cfg;
+    MOE_TRY(getRows(dev_, cmd, w_->token_embd.type, w_->token_embd.address(), c.n_vocab, c.embedding_length,
+                    tokens_.address(), nTok, x_.address()));
+    cmd.barrier();
+    return {};
+}
+
+Status VkForward::recordHead(vk::Commands& cmd, uint32_t nTok, bool allLogits) {
+    // final norm -> lm head -> logits (host-visible)
     const ModelConfig& c = model_.cfg;
     const uint32_t E = c.embedding_length;
-    auto& d = dev_;
-    // token embedding
-    MOE_TRY(getRows(d, cmd, w_->token_embd.type, w_->token_embd.address(), c.n_vocab, E, tokens_.address(), nTok,
-                    x_.address()));
-    cmd.barrier();
-    for (uint32_t il = 0; il < c.block_count; ++il) MOE_TRY(recordLayer(cmd, il, nTok, pos0));
-    // final norm -> lm head -> logits (host-visible)
     const DeviceTensor& out = w_->output ? w_->output : w_->token_embd;
     const uint32_t first = allLogits ? 0 : nTok - 1, n = allLogits ? nTok : 1;
-    MOE_TRY(rmsNorm(d, cmd, x_.address() + uint64_t(first) * E * 4, w_->output_norm.address(), xn_.address(), n, E,
+    MOE_TRY(rmsNorm(dev_, cmd, x_.address() + uint64_t(first) * E * 4, w_->output_norm.address(), xn_.address(), n, E,
                     c.layer_norm_rms_epsilon));
     cmd.barrier();
-    MOE_TRY(mulMat(d, cmd, out.type, out.address(), c.n_vocab, E, xn_.address(), E, logits_.address(), c.n_vocab, n));
+    MOE_TRY(mulMat(dev_, cmd, out.type, out.address(), c.n_vocab, E, xn_.address(), E, logits_.address(), c.n_vocab, n));
     cmd.hostBarrier();
     return {};
+}
+
+Status VkForward::submit(vk::Commands& cmd) {
+    auto t0 = std::chrono::steady_clock::now();
+    MOE_TRY(cmd.submitAndWait());
+    lastStepMs_ += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    if (profile_) {
+        auto kt = cmd.kernelTimes();
+        kernelTimes_.insert(kernelTimes_.end(), kt.begin(), kt.end());
+    }
+    return {};
+}
+
+// All experts resident: the whole batch in one command buffer.
+Status VkForward::runBatch(uint32_t nTok, uint32_t pos0, bool allLogits) {
+    vk::Commands cmd(dev_, profile_ ? 4096 : 0);
+    MOE_TRY(recordEmbedding(cmd, nTok));
+    for (uint32_t il = 0; il < model_.cfg.block_count; ++il) {
+        MOE_TRY(recordAttentionRouter(cmd, il, nTok, pos0));
+        MOE_TRY(recordExperts(cmd, il, nTok, 0));
+        MOE_TRY(recordCombine(cmd, il, nTok));
+    }
+    MOE_TRY(recordHead(cmd, nTok, allLogits));
+    return submit(cmd);
+}
+
+// With the expert cache: the host learns each layer's experts from its routing (a round trip per
+// layer), makes them resident (demand loads, plus the next layer's predicted experts when
+// prefetching) and runs the layer's experts through the slot table, in several passes when a
+// batch needs more experts than there are slots.
+Status VkForward::runBatchCached(uint32_t nTok, uint32_t pos0, bool allLogits) {
+    const ModelConfig& c = model_.cfg;
+    const uint32_t L = c.block_count, NE = c.expert_count, KC = std::min<uint32_t>(NE, kRouteCap);
+    ExpertOffload& off = *offload_;
+    std::vector<cache::CacheStats> before(L);
+    for (uint32_t il = 0; il < L; ++il) before[il] = off.layer(il).stats();
+    vk::Commands cmd(dev_, profile_ ? 4096 : 0);
+    off.beginSubmission();
+    MOE_TRY(recordEmbedding(cmd, nTok));
+    MOE_TRY(recordAttentionRouter(cmd, 0, nTok, pos0));
+    cmd.hostBarrier();
+    MOE_TRY(submit(cmd));
+    std::vector<int32_t> needed, predicted;
+    std::vector<uint8_t> seen(NE);
+    auto distinct = [&](const vk::Buffer& idsBuf, uint32_t il, std::vector<int32_t>& out) {
+        out.clear();
+        std::fill(seen.begin(), seen.end(), 0);
+        const uint32_t K = layerRouting_[il].params.kMax;
+        const int32_t* ids = idsBuf.as<int32_t>() + uint64_t(il) * maxBatch_ * KC;
+        for (uint32_t t = 0; t < nTok; ++t)
+            for (uint32_t j = 0; j < K; ++j) {
+                const int32_t e = ids[size_t(t) * K + j];
+                if (e >= 0 && uint32_t(e) < NE && !seen[e]) seen[e] = 1, out.push_back(e);
+            }
+    };
+    for (uint32_t il = 0; il < L; ++il) {
+        distinct(rIds_, il, needed);
+        const std::vector<cache::Pass> passes = off.layer(il).access(needed);
+        if (passes.size() > off.maxPasses())
+            return makeError("expert cache: " + std::to_string(passes.size()) + " passes planned for at most " +
+                             std::to_string(off.maxPasses()) + " (internal error)");
+        std::vector<cache::Load> prefetched;
+        const bool pf = off.prefetch() && il + 1 < L;
+        if (pf) {
+            distinct(rPred_, il + 1, predicted);
+            prefetched = off.layer(il + 1).prefetch(predicted);
+        }
+        for (size_t p = 0; p < passes.size(); ++p) {
+            cmd.reset();
+            off.beginSubmission();
+            auto t0 = std::chrono::steady_clock::now();
+            MOE_TRY(off.recordLoads(cmd, il, passes[p].loads));
+            off.layer(il).addWait(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+            if (p == 0 && pf) MOE_TRY(off.recordLoads(cmd, il + 1, prefetched));
+            cmd.barrier();
+            MOE_TRY(recordExperts(cmd, il, nTok, off.writeTable(il, uint32_t(p), passes[p])));
+            if (p + 1 == passes.size()) {
+                MOE_TRY(recordCombine(cmd, il, nTok));
+                if (il + 1 < L)
+                    MOE_TRY(recordAttentionRouter(cmd, il + 1, nTok, pos0));
+                else
+                    MOE_TRY(recordHead(cmd, nTok, allLogits));
+            }
+            cmd.hostBarrier();
+            MOE_TRY(submit(cmd));
+        }
+    }
+    // this step's telemetry per layer: the change of the totals (a prefetch into layer l+1 made
+    // during layer l belongs to this step too)
+    std::vector<cache::CacheStats> step(L);
+    for (uint32_t il = 0; il < L; ++il) step[il] = cache::difference(off.layer(il).stats(), before[il]);
+    cacheSteps_.push_back(std::move(step));
+    return {};
+}
+
+void VkForward::copyRouting(uint32_t done, uint32_t n, uint32_t nTok) {
+    // routing record of this batch (the device wrote it during the step; this is the host copy)
+    const ModelConfig& c = model_.cfg;
+    const uint32_t L = c.block_count, NE = c.expert_count, KC = std::min<uint32_t>(NE, kRouteCap);
+    RoutingRecord& r = routing_;
+    const bool pred = !r.pred.empty();
+    for (uint32_t il = 0; il < L; ++il) {
+        const uint32_t K = layerRouting_[il].params.kMax;
+        const uint64_t slice = uint64_t(il) * maxBatch_;
+        const int32_t* rid = rIds_.as<int32_t>() + slice * KC;
+        const float* rw = rWeights_.as<float>() + slice * KC;
+        for (uint32_t t = 0; t < n; ++t) {
+            std::memcpy(&r.ids[(size_t(il) * nTok + done + t) * r.kMax], rid + size_t(t) * K, K * 4);
+            std::memcpy(&r.weights[(size_t(il) * nTok + done + t) * r.kMax], rw + size_t(t) * K, K * 4);
+            if (pred && il > 0)
+                std::memcpy(&r.pred[(size_t(il) * nTok + done + t) * r.kMax], rPred_.as<int32_t>() + slice * KC + size_t(t) * K,
+                            K * 4);
+        }
+        std::memcpy(&r.counts[size_t(il) * nTok + done], rCounts_.as<int32_t>() + slice, n * 4);
+        std::memcpy(&r.probs[(size_t(il) * nTok + done) * NE], rProbs_.as<float>() + slice * NE, size_t(n) * NE * 4);
+    }
 }
 
 Status VkForward::forward(const int32_t* tokens, uint32_t nTok, uint32_t pos0, float* logits, bool allLogits) {
@@ -394,36 +603,27 @@ Status VkForward::forward(const int32_t* tokens, uint32_t nTok, uint32_t pos0, f
     } else {
         r.ids.clear(), r.weights.clear(), r.counts.clear(), r.probs.clear();
     }
+    if (recordRouting_) {
+        if (offload_ && offload_->prefetch()) r.pred.assign(size_t(L) * nTok * r.kMax, -1);
+        else r.pred.clear();
+        r.stepStart.clear();
+    }
+    cacheSteps_.clear();
     for (uint32_t done = 0; done < nTok;) {
         const uint32_t n = std::min(maxBatch_, nTok - done);
         std::memcpy(tokens_.mapped(), tokens + done, n * 4);
         for (uint32_t i = 0; i < n; ++i) positions_.as<int32_t>()[i] = int32_t(pos0 + done + i);
         const bool last = done + n == nTok;
-        vk::Commands cmd(dev_, profile_ ? 4096 : 0);
-        MOE_TRY(recordBatch(cmd, n, pos0 + done, allLogits || !last ? allLogits : false));
-        auto t0 = std::chrono::steady_clock::now();
-        MOE_TRY(cmd.submitAndWait());
-        lastStepMs_ += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-        if (profile_) {
-            auto kt = cmd.kernelTimes();
-            kernelTimes_.insert(kernelTimes_.end(), kt.begin(), kt.end());
-        }
+        const bool batchLogits = allLogits || !last ? allLogits : false;
+        if (offload_) MOE_TRY(runBatchCached(n, pos0 + done, batchLogits));
+        else MOE_TRY(runBatch(n, pos0 + done, batchLogits));
         if (allLogits)
             std::memcpy(logits + size_t(done) * c.n_vocab, logits_.mapped(), size_t(n) * c.n_vocab * 4);
         else if (last)
             std::memcpy(logits, logits_.mapped(), size_t(c.n_vocab) * 4);
-        // routing record of this batch (the device wrote it during the step; this is the host copy)
-        for (uint32_t il = 0; il < L && recordRouting_; ++il) {
-            const uint32_t K = layerRouting_[il].params.kMax;
-            const uint64_t slice = uint64_t(il) * maxBatch_;
-            const int32_t* rid = rIds_.as<int32_t>() + slice * KC;
-            const float* rw = rWeights_.as<float>() + slice * KC;
-            for (uint32_t t = 0; t < n; ++t) {
-                std::memcpy(&r.ids[(size_t(il) * nTok + done + t) * r.kMax], rid + size_t(t) * K, K * 4);
-                std::memcpy(&r.weights[(size_t(il) * nTok + done + t) * r.kMax], rw + size_t(t) * K, K * 4);
-            }
-            std::memcpy(&r.counts[size_t(il) * nTok + done], rCounts_.as<int32_t>() + slice, n * 4);
-            std::memcpy(&r.probs[(size_t(il) * nTok + done) * NE], rProbs_.as<float>() + slice * NE, size_t(n) * NE * 4);
+        if (recordRouting_) {
+            r.stepStart.push_back(done);
+            copyRouting(done, n, nTok);
         }
         done += n;
     }

@@ -9,6 +9,7 @@
 #include "core/result.h"
 #include "cpu/router.h"
 #include "model/model.h"
+#include "runtime/expert_offload.h"
 #include "runtime/kernels_moe.h"
 #include "runtime/routing_record.h"
 #include "vk/commands.h"
@@ -30,11 +31,12 @@ struct DeviceLayer {
     DeviceTensor ffn_gate_inp_shexp, ffn_gate_shexp, ffn_up_shexp, ffn_down_shexp;
 };
 
-// Weights uploaded once; 1-D tensors (norms, biases, gates) are converted to F32.
+// Weights uploaded once; 1-D tensors (norms, biases, gates) are converted to F32. Without
+// routedExperts the ffn_*_exps tensors stay in host memory (the expert cache loads them).
 struct DeviceWeights {
     DeviceTensor token_embd, output_norm, output;
     std::vector<DeviceLayer> layers;
-    static Result<std::unique_ptr<DeviceWeights>> upload(vk::Device& dev, const Model& model);
+    static Result<std::unique_ptr<DeviceWeights>> upload(vk::Device& dev, const Model& model, bool routedExperts = true);
 };
 
 // Router configuration of one layer on the device (policies of the routing lab).
@@ -47,6 +49,7 @@ struct ForwardOptions {
     uint32_t maxBatch = 64;   // tokens per prefill dispatch
     bool profile = false;     // GPU timestamps per dispatch
     bool warmUp = true;       // build every pipeline at creation (a 1- and a 2-token step)
+    ExpertCacheOptions expertCache;  // default: all experts resident when they fit
 };
 
 class VkForward {
@@ -79,16 +82,36 @@ public:
     const std::vector<vk::KernelTime>& lastKernelTimes() const { return kernelTimes_; }
     double lastStepMs() const { return lastStepMs_; }
 
+    // The expert cache; null when every expert is resident (no cache).
+    ExpertOffload* expertCache() { return offload_.get(); }
+    const ExpertOffload* expertCache() const { return offload_.get(); }
+    // Why the automatic budget limited the cache (empty when it did not).
+    const std::string& expertCacheNote() const { return cacheNote_; }
+    // Cache telemetry of the last forward() call: per cache step (prefill batch or decode token),
+    // per layer. Empty without the cache.
+    const std::vector<std::vector<cache::CacheStats>>& lastCacheSteps() const { return cacheSteps_; }
+
 private:
     VkForward(vk::Device& dev, const Model& model) : dev_(dev), model_(model) {}
     Status allocate(const ForwardOptions& opts);
-    Status recordBatch(vk::Commands& cmd, uint32_t nTok, uint32_t pos0, bool allLogits);
-    Status recordLayer(vk::Commands& cmd, uint32_t il, uint32_t nTok, uint32_t pos0);
+    Status runBatch(uint32_t nTok, uint32_t pos0, bool allLogits);
+    Status runBatchCached(uint32_t nTok, uint32_t pos0, bool allLogits);
+    Status submit(vk::Commands& cmd);
+    Status recordEmbedding(vk::Commands& cmd, uint32_t nTok);
+    Status recordHead(vk::Commands& cmd, uint32_t nTok, bool allLogits);
+    // A layer in three parts: attention, router and shared expert (+ the cross-layer prediction
+    // for the next layer when prefetching); the routed experts (one pass of the cache: slot table
+    // and slot buffers, or 0 and the resident tensors); the weighted combine into the residual.
+    Status recordAttentionRouter(vk::Commands& cmd, uint32_t il, uint32_t nTok, uint32_t pos0);
+    Status recordExperts(vk::Commands& cmd, uint32_t il, uint32_t nTok, uint64_t slotTable);
+    Status recordCombine(vk::Commands& cmd, uint32_t il, uint32_t nTok);
+    void copyRouting(uint32_t done, uint32_t n, uint32_t nTok);
 
     vk::Device& dev_;
     const Model& model_;
     std::unique_ptr<DeviceWeights> w_;
     uint32_t nCtx_ = 0, maxBatch_ = 0;
+    uint32_t cacheSlots_ = 0;  // expert slots per layer; n_expert: all resident, no cache
     bool profile_ = false;
     std::vector<LayerRouting> layerRouting_;
     std::vector<vk::Buffer> routerBufs_;  // mask/forced/scale/bias arrays of setRouting(), host-visible
@@ -107,6 +130,13 @@ private:
     RoutingRecord routing_;
     std::vector<vk::KernelTime> kernelTimes_;
     double lastStepMs_ = 0;
+
+    // expert cache (null: all experts resident) and the cross-layer prediction of prefetch
+    std::unique_ptr<ExpertOffload> offload_;
+    std::string cacheNote_;
+    std::vector<std::vector<cache::CacheStats>> cacheSteps_;
+    vk::Buffer xp_, predLogits_, predWeights_, predCounts_;
+    vk::Buffer rPred_;  // host-visible (nLayer, maxBatch, KC): experts predicted for each layer
 };
 
 }  // namespace moe::rt
