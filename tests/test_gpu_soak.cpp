@@ -90,7 +90,7 @@ struct Driver {
         ++reloads;
     }
 
-    void route(std::vector<RoutingPolicy> policies) {
+    void route(std::vector<routing::Policy> policies) {
         session.post(SetRoutingCmd{std::move(policies)});
         ++policySwitches;
     }
@@ -139,19 +139,13 @@ struct Driver {
     }
 };
 
-std::vector<RoutingPolicy> sessionPolicy(int i, uint32_t nExpert) {
-    RoutingPolicy p;
-    switch (i % 4) {
-        case 0: return {};  // the model's gating
-        case 1: p.kind = RoutingPolicy::Kind::TopK, p.k = 1; break;
-        case 2: p.kind = RoutingPolicy::Kind::TopP, p.k = 4, p.p = 0.6f; break;
-        default:
-            p.kind = RoutingPolicy::Kind::TopK, p.k = 2;
-            p.mask.assign(nExpert, 0);
-            p.mask[1] = 1;
-            break;
-    }
-    return {p};
+std::vector<routing::Policy> sessionPolicy(int i, uint32_t /*nExpert*/) {
+    static const char* texts[] = {"model", "topk:1", "topp:0.6:4", "topk:2 mask:*:1"};
+    const int j = i % 4;
+    if (j == 0) return {};  // the model's gating
+    auto p = routing::parsePolicy({texts[j]});
+    REQUIRE(p.ok());
+    return {p.value()};
 }
 
 }  // namespace

@@ -149,7 +149,9 @@ void printHeader(const BenchResult& r) {
             std::printf("            read %.2f GB/s through buffer device addresses, as the kernels read (%s)\n",
                         f.addressReadGBps, rt::readShapeText(f.bestAddress).c_str());
         std::printf("            f32 FMA %.1f GFLOP/s", f.peakGflops);
-        if (f.dispatchFloorUs > 0) std::printf(", empty dispatch %.1f us", f.dispatchFloorUs);
+        if (f.dispatchFloorUs > 0)
+            std::printf(", empty dispatch %.1f us + %.0f ns per workgroup of %u", f.dispatchFloorUs, f.workgroupCostNs,
+                        f.workgroupCostSize);
         std::printf("\n");
         if (f.hostReadGBps > 0)
             std::printf("host        read %.2f GB/s (plain C++, %u threads, same size): the memory outside the driver\n",
@@ -236,6 +238,8 @@ void printJson(const BenchResult& r) {
                          {"peakGflops", f.peakGflops},
                          {"fmaChains", f.fmaChains},
                          {"dispatchFloorUs", f.dispatchFloorUs},
+                         {"workgroupCostNs", f.workgroupCostNs},
+                         {"workgroupCostSize", f.workgroupCostSize},
                          {"hostReadGBps", f.hostReadGBps},
                          {"hostThreads", f.hostThreads},
                          {"shapes", shapes}};

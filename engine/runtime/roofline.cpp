@@ -363,22 +363,32 @@ Status measureFma(vk::Device& dev, const RooflineOptions& opts, const vk::Buffer
 }
 
 // The GPU-timeline cost of a dispatch that does nothing (one workgroup, zero iterations) and
-// the barrier before it: the floor under every kernel of a forward step.
+// the barrier before it: the floor under every kernel of a forward step. Then the cost of each
+// further empty workgroup of the subgroup size, from a dispatch of many.
 Status measureDispatchFloor(vk::Device& dev, const vk::Buffer& sink, Roofline& r) {
     if (!dev.caps().timestamps) return {};
-    MOE_ASSIGN(const vk::Pipeline* p, dev.pipeline(ShaderId::fma_peak, {{1}}));
+    const uint32_t wg = workgroupSizes(dev.caps()).front();
+    MOE_ASSIGN(const vk::Pipeline* p, dev.pipeline(ShaderId::fma_peak, {{wg, 1}}));
     push::FmaPeakPush pc{};
     pc.sink = sink.address();
     pc.never = -1.0f;
-    constexpr uint32_t kRuns = 64;
-    bool stamped = false;
-    MOE_ASSIGN(auto ms, timeRuns(dev, [&](vk::Commands& cmd) -> Status {
-        cmd.dispatch(*p, pc, 1);
+    auto median = [&](uint32_t groups, uint32_t runs, double& ms) -> Status {
+        bool stamped = false;
+        MOE_ASSIGN(auto t, timeRuns(dev, [&](vk::Commands& cmd) -> Status {
+            cmd.dispatch(*p, pc, groups);
+            return {};
+        }, runs, true, stamped));
+        std::sort(t.begin(), t.end());
+        ms = stamped ? t[t.size() / 2] : 0;
         return {};
-    }, kRuns, true, stamped));
-    if (!stamped) return {};
-    std::sort(ms.begin(), ms.end());
-    r.dispatchFloorUs = ms[ms.size() / 2] * 1e3;
+    };
+    constexpr uint32_t kGroups = 16384;
+    double one = 0, many = 0;
+    MOE_TRY(median(1, 64, one));
+    MOE_TRY(median(kGroups, 8, many));
+    r.dispatchFloorUs = one * 1e3;
+    r.workgroupCostNs = std::max(0.0, (many - one) * 1e6 / (kGroups - 1));
+    r.workgroupCostSize = wg;
     return {};
 }
 

@@ -39,6 +39,8 @@ struct Roofline {
     uint32_t fmaWorkgroup = 0;
     uint32_t fmaChains = 0;         // independent vec4 FMA chains per invocation of the best run
     double dispatchFloorUs = 0;     // median of an empty 1-workgroup dispatch + barrier (GPU timestamps; 0 without)
+    double workgroupCostNs = 0;     // each further empty workgroup of workgroupCostSize invocations
+    uint32_t workgroupCostSize = 0;
     double hostReadGBps = 0;        // plain C++ over host memory (hostRead)
     uint32_t hostThreads = 0;
 };

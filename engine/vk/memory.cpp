@@ -17,9 +17,11 @@ struct HeapCounts {
     std::mutex mutex;
     std::map<std::pair<std::array<uint8_t, VK_UUID_SIZE>, uint32_t>, uint64_t> bytes;
 };
+// Never destroyed: a Device that outlives static destruction (a global in a test, a GUI torn
+// down from atexit) still updates it when its allocator goes.
 HeapCounts& heapCounts() {
-    static HeapCounts h;
-    return h;
+    static HeapCounts* h = new HeapCounts;
+    return *h;
 }
 
 std::string formatBytes(uint64_t b) {
