@@ -136,7 +136,9 @@ TEST_CASE("a KV cache too big for the device fails cleanly; the same device then
     auto huge = rt::VkForward::create(dev, *model, fo);
     REQUIRE(!huge.ok());
     MESSAGE(huge.error().message);
-    CHECK(contains(huge.error().message, "out of device memory: KV cache needs 1024 MiB"));
+    // refused by the expert cache's plan (device heap <= 4 GiB) or by the allocator (larger heaps)
+    CHECK(vk::isOutOfDeviceMemory(huge.error().message));
+    CHECK(contains(huge.error().message, "KV cache"));
     // nothing is left allocated by the failed attempt
     CHECK(dev.allocator().bytesInUse() == inUse0);
 

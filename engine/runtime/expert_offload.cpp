@@ -46,9 +46,11 @@ Result<uint32_t> chooseExpertSlots(const vk::Device& dev, const Model& model, co
     const uint64_t room = usable > otherDeviceBytes ? usable - otherDeviceBytes : 0;
     const uint64_t s = perSlot ? room / perSlot : 0;
     if (s < k)
-        return makeError("device memory: " + std::to_string(mib(heap)) + " MiB cannot hold the model's dense weights (" +
-                         std::to_string(mib(otherDeviceBytes)) + " MiB) and " + std::to_string(k) +
-                         " experts per layer (" + std::to_string(mib(perSlot * k)) + " MiB)");
+        return makeError("out of device memory: the model needs " + std::to_string(mib(otherDeviceBytes + perSlot * k)) +
+                         " MiB (weights other than the routed experts, and the KV cache: " +
+                         std::to_string(mib(otherDeviceBytes)) + " MiB; " + std::to_string(k) + " experts per layer: " +
+                         std::to_string(mib(perSlot * k)) + " MiB), the device has " + std::to_string(mib(heap)) +
+                         " MiB");
     if (note)
         *note = "experts do not fit in device memory (" + std::to_string(mib(all)) + " MiB of " +
                 std::to_string(mib(heap)) + " MiB): expert cache of " + std::to_string(s) + " of " +
