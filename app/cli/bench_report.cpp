@@ -141,6 +141,7 @@ void printHeader(const BenchResult& r) {
     for (const TypeCount& t : m.types) std::printf(" %s x%u (%s)", t.type.c_str(), t.tensors, bytesText(t.bytes).c_str());
     std::printf("\nparameters  %s total, %s active per token\n", params(m.paramsTotal).c_str(),
                 params(m.paramsActive).c_str());
+    if (!r.experts.empty()) std::printf("experts     %s\n", r.experts.c_str());
     if (r.hasRoofline) {
         const rt::Roofline& f = r.roofline;
         std::printf("roofline    read %.2f GB/s (%s; %s buffer, best of %zu shapes)\n", f.readGBps,
@@ -161,8 +162,17 @@ void printHeader(const BenchResult& r) {
                 "            steps after a prompt of %u tokens; %u timed runs after a warm-up; t/s = mean ± stddev\n",
                 r.batch, r.decodePrompt, r.reps);
     if (r.loadBefore >= 0) std::printf("load        %.2f (1-minute load average before the runs)\n", r.loadBefore);
-    std::printf("\n| test | t/s | ms/tok | MiB/tok | GB/s | %% of bw | %% of addr bw | GFLOP/s | %% of FMA |\n");
-    std::printf("| :-- | --: | --: | --: | --: | --: | --: | --: | --: |\n");
+    if (r.cacheSweep) {
+        std::printf("experts     slots per MoE layer of %u (%s policy%s); MiB/tok: weights the kernels read; hit %%: "
+                    "experts a step needed that were resident; MiB up/tok: expert uploads\n",
+                    m.cfg.expert_count, r.cachePolicy.c_str(), r.cachePrefetch ? ", prefetch" : "");
+        std::printf("\n| test | slots | t/s | ms/tok | MiB/tok | GB/s | %% of bw | %% of addr bw | GFLOP/s | %% of FMA | hit %% "
+                    "| MiB up/tok |\n");
+        std::printf("| :-- | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: |\n");
+    } else {
+        std::printf("\n| test | t/s | ms/tok | MiB/tok | GB/s | %% of bw | %% of addr bw | GFLOP/s | %% of FMA |\n");
+        std::printf("| :-- | --: | --: | --: | --: | --: | --: | --: | --: |\n");
+    }
     std::fflush(stdout);
 }
 
@@ -177,8 +187,14 @@ void printRow(const BenchResult& r, const TestResult& t) {
             addr = fmt("%.1f", 100 * gbps(t) / r.roofline.addressReadGBps);
     }
     if (r.hasRoofline && r.roofline.peakGflops > 0) peak = fmt("%.1f", 100 * gflops(t) / r.roofline.peakGflops);
-    std::printf("| %s | %.2f ± %.2f | %.2f | %s | %s | %s | %s | %.2f | %s |\n", t.name.c_str(), tps, t.tokPerS.stddev,
-                tps > 0 ? 1e3 / tps : 0.0, mib.c_str(), gb.c_str(), bw.c_str(), addr.c_str(), gflops(t), peak.c_str());
+    std::printf("| %s |", t.name.c_str());
+    if (r.cacheSweep) std::printf(" %u%s |", t.slots, t.cached ? "" : " (all)");
+    std::printf(" %.2f ± %.2f | %.2f | %s | %s | %s | %s | %.2f | %s |", tps, t.tokPerS.stddev, tps > 0 ? 1e3 / tps : 0.0,
+                mib.c_str(), gb.c_str(), bw.c_str(), addr.c_str(), gflops(t), peak.c_str());
+    if (r.cacheSweep)
+        std::printf(" %.1f | %.3f |", t.cached ? 100 * t.cache.hitRate() : 100.0,
+                    t.cacheTokens ? double(t.cache.bytesUploaded) / double(t.cacheTokens) / kMiB : 0.0);
+    std::printf("\n");
     std::fflush(stdout);
 }
 
@@ -222,6 +238,8 @@ void printJson(const BenchResult& r) {
                   {"n_ff_shexp", c.expert_shared_feed_forward_length},
                   {"n_vocab", c.n_vocab}};
     j["settings"] = {{"reps", r.reps}, {"nCtx", r.nCtx}, {"batch", r.batch}, {"decodePrompt", r.decodePrompt}};
+    if (!r.experts.empty()) j["settings"]["experts"] = r.experts;
+    if (r.cacheSweep) j["settings"]["cache"] = {{"policy", r.cachePolicy}, {"prefetch", r.cachePrefetch}};
     if (r.hasRoofline) {
         const rt::Roofline& f = r.roofline;
         nlohmann::ordered_json shapes = nlohmann::ordered_json::array();
@@ -255,6 +273,23 @@ void printJson(const BenchResult& r) {
                                     {"flopsPerToken", t.flopsPerToken},
                                     {"gflops", gflops(t)}};
         if (r.hasRoofline && r.roofline.peakGflops > 0) e["computeEfficiency"] = gflops(t) / r.roofline.peakGflops;
+        if (r.cacheSweep) {
+            const cache::CacheStats& c = t.cache;
+            e["experts"] = {{"slots", t.slots},
+                            {"resident", !t.cached},
+                            {"tokens", t.cacheTokens},
+                            {"accesses", c.accesses},
+                            {"hits", c.hits},
+                            {"misses", c.misses},
+                            {"hitRate", t.cached ? c.hitRate() : 1.0},
+                            {"evictions", c.evictions},
+                            {"prefetches", c.prefetches},
+                            {"prefetchUsed", c.prefetchUsed},
+                            {"prefetchWasted", c.prefetchWasted},
+                            {"bytesUploaded", c.bytesUploaded},
+                            {"bytesUploadedPerToken", t.cacheTokens ? double(c.bytesUploaded) / double(t.cacheTokens) : 0.0},
+                            {"waitMs", c.waitMs}};
+        }
         if (t.decode && t.bytes.total()) {
             e["bytesPerToken"] = bytesJson(t.bytes);
             e["GBps"] = gbps(t);

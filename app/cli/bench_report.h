@@ -7,6 +7,7 @@
 #include "model/cost.h"
 #include "runtime/profile.h"
 #include "runtime/roofline.h"
+#include "trace/expert_cache.h"
 #include "vk/caps.h"
 #include "vk/device.h"
 
@@ -24,6 +25,12 @@ struct TestResult {
     Stats tokPerS;             // one sample per repetition
     TokenBytes bytes;          // decode: mean per token over the timed steps
     double flopsPerToken = 0;  // mean per token
+    // --expert-cache LIST: the slots per layer this test ran with and the cache counters of its
+    // timed runs summed over the layers (all resident: slots == n_expert, no counters)
+    uint32_t slots = 0;
+    bool cached = false;
+    cache::CacheStats cache;
+    uint64_t cacheTokens = 0;  // tokens the counters cover
 };
 
 // GPU profile of a forward step (averaged over `steps` runs).
@@ -56,6 +63,10 @@ struct ModelInfo {
 struct BenchResult {
     std::string backend;            // "Vulkan" or "CPU reference"
     vk::DeviceCaps caps;            // Vulkan only
+    std::string experts;            // Vulkan: resident, or the expert cache's slots
+    bool cacheSweep = false;        // --expert-cache LIST: a row per test and budget
+    std::string cachePolicy;        // with cacheSweep
+    bool cachePrefetch = false;
     bool hasRoofline = false;
     rt::Roofline roofline;
     ModelInfo model;

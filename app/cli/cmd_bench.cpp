@@ -15,6 +15,7 @@
 #include "cli/common.h"
 #include "model/cost.h"
 #include "runtime/vk_forward.h"
+#include "trace/cache_sim.h"
 #include "vk/instance.h"
 
 namespace moe::cli {
@@ -29,6 +30,7 @@ struct BenchFlags {
     int reps = 5;
     int rooflineMib = 256;  // bandwidth buffer
     bool json = false, profile = false, noRoofline = false;
+    std::string cacheList;  // --expert-cache N|P%[,...]: the budgets to compare
 };
 
 // The forward pass under test: the Vulkan runtime with its own device (the roofline and the
@@ -47,7 +49,23 @@ struct Engine {
     }
     const rt::RoutingRecord* routing() const { return vkf ? &vkf->lastRouting() : cpu->lastRouting(); }
     uint32_t nCtx() const { return vkf ? vkf->nCtx() : cpu->nCtx(); }
+    // the expert cache's counters summed over the layers (zero when every expert is resident)
+    cache::CacheStats cacheTotals() const {
+        cache::CacheStats s;
+        if (const rt::ExpertOffload* c = vkf ? vkf->expertCache() : nullptr)
+            for (uint32_t il = 0; il < c->nLayer(); ++il) s += c->layer(il).stats();
+        return s;
+    }
 };
+
+// Marks `t` with the slots the test ran with and the cache counters of its timed runs.
+void recordCache(const Engine& e, const Model& m, const cache::CacheStats& timed, uint64_t tokens, TestResult& t) {
+    const rt::ExpertOffload* c = e.vkf ? e.vkf->expertCache() : nullptr;
+    t.cached = c != nullptr;
+    t.slots = c ? c->slots() : m.cfg.expert_count;
+    t.cache = timed;
+    t.cacheTokens = tokens;
+}
 
 // "64,512" -> {64, 512}; 0 entries are dropped (as llama-bench's -n 0: no such test).
 Result<std::vector<uint32_t>> parseSizes(const std::string& flag, const std::string& text) {
@@ -113,12 +131,15 @@ Status runPrefill(Engine& e, const Model& m, uint32_t p, uint32_t reps, TestResu
     const auto toks = benchTokens(p, m.cfg.n_vocab, p);
     std::vector<float> logits(m.cfg.n_vocab);
     std::vector<double> tps;
+    cache::CacheStats before;
     for (uint32_t r = 0; r <= reps; ++r) {  // run 0 warms up
+        if (r == 1) before = e.cacheTotals();
         const auto t0 = std::chrono::steady_clock::now();
         MOE_TRY(e.forward(toks.data(), p, 0, logits.data()));
         const double ms = msSince(t0);
         if (r) tps.push_back(p / (ms * 1e-3));
     }
+    recordCache(e, m, cache::difference(e.cacheTotals(), before), uint64_t(p) * reps, out);
     out.name = "pp" + std::to_string(p);
     out.decode = false;
     out.nTok = p;
@@ -128,10 +149,13 @@ Status runPrefill(Engine& e, const Model& m, uint32_t p, uint32_t reps, TestResu
 }
 
 // One decode run: the prompt (untimed), then n greedy single-token steps; returns step times.
-Status decodeRun(Engine& e, const Model& m, uint32_t n, std::vector<double>& stepMs, TokenBytes* bytes, double* flops) {
+// `cacheSteps` gets the expert cache's counters of the n steps (not of the prompt).
+Status decodeRun(Engine& e, const Model& m, uint32_t n, std::vector<double>& stepMs, TokenBytes* bytes, double* flops,
+                 cache::CacheStats* cacheSteps) {
     const auto prompt = benchTokens(kDecodePrompt, m.cfg.n_vocab, 7);
     std::vector<float> logits(m.cfg.n_vocab);
     MOE_TRY(e.forward(prompt.data(), kDecodePrompt, 0, logits.data()));
+    const cache::CacheStats before = e.cacheTotals();
     int32_t tok = argmax(logits);
     for (uint32_t i = 0; i < n; ++i) {
         const uint32_t pos = kDecodePrompt + i;
@@ -145,6 +169,7 @@ Status decodeRun(Engine& e, const Model& m, uint32_t n, std::vector<double>& ste
             *flops += tokenFlops(m, k, pos, true);
         }
     }
+    *cacheSteps = cache::difference(e.cacheTotals(), before);
     return {};
 }
 
@@ -153,12 +178,15 @@ Status runDecode(Engine& e, const Model& m, uint32_t n, uint32_t reps, TestResul
     TokenBytes sum;
     double flops = 0;
     uint32_t counted = 0;
+    cache::CacheStats steps;
     for (uint32_t r = 0; r <= reps; ++r) {
         std::vector<double> stepMs;
         TokenBytes b;
         double f = 0;
-        MOE_TRY(decodeRun(e, m, n, stepMs, &b, &f));
+        cache::CacheStats c;
+        MOE_TRY(decodeRun(e, m, n, stepMs, &b, &f, &c));
         if (r == 0) continue;
+        steps += c;
         double ms = 0;
         for (double s : stepMs) ms += s;
         tps.push_back(n / (ms * 1e-3));
@@ -166,6 +194,7 @@ Status runDecode(Engine& e, const Model& m, uint32_t n, uint32_t reps, TestResul
         flops += f;
         counted += n;
     }
+    recordCache(e, m, steps, uint64_t(n) * reps, out);
     out.name = "tg" + std::to_string(n);
     out.decode = true;
     out.nTok = n;
@@ -175,6 +204,17 @@ Status runDecode(Engine& e, const Model& m, uint32_t n, uint32_t reps, TestResul
         out.flopsPerToken = flops / counted;
     }
     return {};
+}
+
+// The forward pass as createBackend would set it up from the model flags (batch, expert cache).
+rt::ForwardOptions forwardOptions(const BenchFlags& f, const rt::ExpertCacheOptions& cache, uint32_t nCtx,
+                                  bool profile) {
+    rt::ForwardOptions fo;
+    fo.nCtx = nCtx;
+    fo.maxBatch = f.mf.backend.maxBatch;
+    fo.expertCache = cache;
+    fo.profile = profile;
+    return fo;
 }
 
 // GPU time per kernel family of `steps` runs of `run` (one forward() each), averaged per run;
@@ -207,16 +247,13 @@ Status profileSteps(Engine& e, uint32_t steps, const std::function<Status()>& ru
 
 // Profiles a decode step and a prefill; `done` gets each as soon as it is measured (the text
 // output prints it then: a prefill of a large model can fail or take minutes).
-Status runProfile(Engine& e, const Model& m, const BenchFlags& f, uint32_t prefillTokens, BenchResult& res,
-                  const std::function<void(const StepProfile&)>& done) {
+Status runProfile(Engine& e, const Model& m, const BenchFlags& f, const rt::ExpertCacheOptions& cache,
+                  uint32_t prefillTokens, BenchResult& res, const std::function<void(const StepProfile&)>& done) {
     if (e.nCtx() < kDecodePrompt + 2)
         return makeError("--profile needs a context of at least " + std::to_string(kDecodePrompt + 2) + " tokens");
     // a second forward pass with per-dispatch timestamps (the timed runs go without them)
-    rt::ForwardOptions fo;
-    fo.nCtx = e.nCtx();
+    const rt::ForwardOptions fo = forwardOptions(f, cache, e.nCtx(), true);
     e.vkf.reset();
-    fo.maxBatch = f.mf.backend.maxBatch;
-    fo.profile = true;
     MOE_ASSIGN(e.vkf, rt::VkForward::create(*e.device, m, fo));
     std::vector<float> logits(m.cfg.n_vocab);
     // decode: after the prompt and one untimed step, `reps` steps
@@ -320,11 +357,26 @@ void runBench(const BenchFlags& f) {
         return true;
     };
     if (!fit(prompts.value(), 0, promptsGiven, "pp") || !fit(gens.value(), kDecodePrompt + 1, gensGiven, "tg")) return;
+    // the expert-cache budgets to run: the model flags' one, or each of --expert-cache LIST
+    rt::ExpertCacheOptions cacheOpts = f.mf.backend.expertCache;
+    std::vector<int64_t> budgets{cacheOpts.slots};
+    if (!f.cacheList.empty()) {
+        if (f.mf.backend.cpu) return fail("--expert-cache needs the Vulkan backend; drop --cpu");
+        if (cacheOpts.budgetMiB) return fail("--expert-cache and --expert-cache-mb exclude each other");
+        if (m.cfg.expert_count == 0) return fail("--expert-cache: the model has no routed experts");
+        auto list = cache::parseSlots(f.cacheList, m.cfg.expert_count);
+        if (!list.ok()) return fail("--expert-cache: " + list.error().message);
+        budgets.assign(list.value().begin(), list.value().end());
+        res.cacheSweep = true;
+        res.cachePolicy = f.mf.cachePolicy;
+        res.cachePrefetch = cacheOpts.prefetch;
+    }
     if (f.mf.backend.cpu) {
-        res.backend = "CPU reference";
+        res.backend = "CPU reference";  // createBackend refuses the expert-cache flags here
         e.cpu = createBackendOrFail(m, f.mf);
         if (!e.cpu) return;
     } else {
+        if (!resolveCachePolicy(m, f.mf, cacheOpts)) return;
         vk::InstanceOptions io;
         io.validation = f.mf.backend.validation;
         auto inst = vk::Instance::create(io);
@@ -337,6 +389,7 @@ void runBench(const BenchFlags& f) {
         e.device = std::move(dev).value();
         res.caps = e.device->caps();
         res.backend = "Vulkan";
+        if (Status st = rt::checkDeviceMemory(*e.device, m, nCtx); !st.ok()) return fail(st.message());
         if (!f.noRoofline) {
             rt::RooflineOptions ro;
             ro.readBytes = uint64_t(f.rooflineMib) << 20;
@@ -345,35 +398,49 @@ void runBench(const BenchFlags& f) {
             res.roofline = rf.value();
             res.hasRoofline = true;
         }
-        rt::ForwardOptions fo;
-        fo.nCtx = nCtx;
-        fo.maxBatch = f.mf.backend.maxBatch;
-        auto fwd = rt::VkForward::create(*e.device, m, fo);
-        if (!fwd.ok()) return fail(fwd.error().message);
-        e.vkf = std::move(fwd).value();
     }
-    res.nCtx = e.nCtx();
     res.batch = f.mf.backend.maxBatch;
-    if (!f.json) printHeader(res);
-    for (uint32_t p : prompts.value()) {
-        TestResult t;
-        if (Status st = runPrefill(e, m, p, f.reps, t); !st.ok()) return fail(st.message());
-        res.tests.push_back(t);
-        if (!f.json) printRow(res, t);
-    }
-    for (uint32_t n : gens.value()) {
-        TestResult t;
-        if (Status st = runDecode(e, m, n, f.reps, t); !st.ok()) return fail(st.message());
-        res.tests.push_back(t);
-        if (!f.json) printRow(res, t);
+    bool headerPrinted = false;
+    for (int64_t slots : budgets) {
+        if (!f.mf.backend.cpu) {
+            cacheOpts.slots = slots;
+            e.vkf.reset();
+            auto fwd = rt::VkForward::create(*e.device, m, forwardOptions(f, cacheOpts, nCtx, false));
+            if (!fwd.ok()) return fail(fwd.error().message);
+            e.vkf = std::move(fwd).value();
+            if (!res.cacheSweep) {
+                res.experts = "every routed expert resident on the device";
+                if (const rt::ExpertOffload* c = e.vkf->expertCache()) {
+                    res.experts = "expert cache, " + std::to_string(c->slots()) + " of " +
+                                  std::to_string(m.cfg.expert_count) + " slots per layer" +
+                                  (c->prefetch() ? ", prefetch" : "") + " (bytes/token below leave out the uploads)";
+                    if (!e.vkf->expertCacheNote().empty()) res.experts += "; " + e.vkf->expertCacheNote();
+                }
+            }
+        }
+        res.nCtx = e.nCtx();
+        if (!f.json && !headerPrinted) printHeader(res);
+        headerPrinted = true;
+        for (uint32_t p : prompts.value()) {
+            TestResult t;
+            if (Status st = runPrefill(e, m, p, f.reps, t); !st.ok()) return fail(st.message());
+            res.tests.push_back(t);
+            if (!f.json) printRow(res, t);
+        }
+        for (uint32_t n : gens.value()) {
+            TestResult t;
+            if (Status st = runDecode(e, m, n, f.reps, t); !st.ok()) return fail(st.message());
+            res.tests.push_back(t);
+            if (!f.json) printRow(res, t);
+        }
     }
     if (!f.json) printSkipped(res);
-    if (f.profile) {
+    if (f.profile) {  // with the last budget
         const uint32_t pp = prompts.value().empty() ? std::min<uint32_t>(64, nCtx) : prompts.value().front();
         auto print = [&](const StepProfile& p) {
             if (!f.json) printProfile(res, p);
         };
-        if (Status st = runProfile(e, m, f, pp, res, print); !st.ok()) return fail("profile: " + st.message());
+        if (Status st = runProfile(e, m, f, cacheOpts, pp, res, print); !st.ok()) return fail("profile: " + st.message());
     }
     res.loadAfter = loadAverage();
     if (f.json) printJson(res);
@@ -385,7 +452,12 @@ void runBench(const BenchFlags& f) {
 void registerBench(CLI::App& app) {
     auto f = std::make_shared<BenchFlags>();
     auto* cmd = app.add_subcommand("bench", "prefill and decode speed, bandwidth and compute roofline, kernel profile");
-    addModelFlags(cmd, f->mf);
+    addModelFlags(cmd, f->mf, true, false);
+    cmd->add_option("--expert-cache", f->cacheList,
+                    "expert cache: slots per MoE layer, N or P% of the experts; a comma-separated list runs every "
+                    "test at each budget (no value: 25%,50%,100%)")
+        ->expected(0, 1)
+        ->default_str("25%,50%,100%");
     cmd->add_option("-p,--prompt", f->prompts, "prefill sizes, comma-separated (default 64,512; 0: none)");
     cmd->add_option("-n,--gen", f->gens, "decode lengths, comma-separated (default 32,128; 0: none)");
     cmd->add_option("-r,--reps", f->reps, "timed repetitions of each test after one warm-up (default 5)");

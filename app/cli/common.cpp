@@ -11,7 +11,7 @@
 
 namespace moe::cli {
 
-void addModelFlags(CLI::App* cmd, ModelFlags& f, bool withBackend) {
+void addModelFlags(CLI::App* cmd, ModelFlags& f, bool withBackend, bool cacheSlots) {
     cmd->add_option("-m,--model", f.modelPath, "GGUF model file (default: the bundled model)");
     if (!withBackend) return;
     cmd->add_option("--device", f.backend.device, "Vulkan device index (see 'moescope devices')");
@@ -19,13 +19,14 @@ void addModelFlags(CLI::App* cmd, ModelFlags& f, bool withBackend) {
     cmd->add_option("--ctx", f.backend.nCtx, "context size in tokens (default: the model's, at most 4096)");
     cmd->add_option("--batch", f.backend.maxBatch, "prefill batch size")->check(CLI::Range(1, 4096));
     cmd->add_flag("--validation", f.backend.validation, "enable the Vulkan validation layer");
-    auto* slots = cmd->add_option("--expert-cache", f.backend.expertCache.slots,
-                                  "expert cache: device slots per MoE layer (default: every expert resident when "
-                                  "they fit, else the most that fit)")
-                      ->check(CLI::NonNegativeNumber);
-    cmd->add_option("--expert-cache-mb", f.backend.expertCache.budgetMiB,
-                    "expert cache: MiB of device memory for the slots of all layers")
-        ->excludes(slots);
+    auto* mib = cmd->add_option("--expert-cache-mb", f.backend.expertCache.budgetMiB,
+                                "expert cache: MiB of device memory for the slots of all layers");
+    if (cacheSlots)
+        cmd->add_option("--expert-cache", f.backend.expertCache.slots,
+                        "expert cache: device slots per MoE layer (default: every expert resident when they fit, "
+                        "else the most that fit)")
+            ->check(CLI::NonNegativeNumber)
+            ->excludes(mib);
     cmd->add_option("--cache-policy", f.cachePolicy, "expert cache eviction policy: lru, lfu, lfru, static");
     cmd->add_option("--cache-static", f.cacheStatic, "routing trace the static policy learns its hot set from");
     cmd->add_flag("--prefetch", f.backend.expertCache.prefetch,
@@ -53,31 +54,35 @@ std::unique_ptr<Model> loadModelOrFail(const ModelFlags& f) {
     return std::move(m).value();
 }
 
-std::unique_ptr<rt::Backend> createBackendOrFail(const Model& m, const ModelFlags& f) {
-    rt::BackendOptions opts = f.backend;
+bool resolveCachePolicy(const Model& m, const ModelFlags& f, rt::ExpertCacheOptions& opts) {
     auto policy = cache::parsePolicy(f.cachePolicy);
     if (!policy.ok()) {
         fail(policy.error().message);
-        return nullptr;
+        return false;
     }
-    opts.expertCache.policy = policy.value();
-    if (opts.expertCache.policy == cache::Policy::Static) {
-        if (f.cacheStatic.empty()) {
-            fail("--cache-policy static needs --cache-static TRACE (the trace its hot set is learned from)");
-            return nullptr;
-        }
-        auto tr = trace::readTrace(f.cacheStatic);
-        if (!tr.ok()) {
-            fail(tr.error().message);
-            return nullptr;
-        }
-        auto rank = cache::learnStaticRank(tr.value(), m.cfg.block_count, m.cfg.expert_count);
-        if (!rank.ok()) {
-            fail(rank.error().message);
-            return nullptr;
-        }
-        opts.expertCache.staticRank = std::move(rank).value();
+    opts.policy = policy.value();
+    if (opts.policy != cache::Policy::Static) return true;
+    if (f.cacheStatic.empty()) {
+        fail("--cache-policy static needs --cache-static TRACE (the trace its hot set is learned from)");
+        return false;
     }
+    auto tr = trace::readTrace(f.cacheStatic);
+    if (!tr.ok()) {
+        fail(tr.error().message);
+        return false;
+    }
+    auto rank = cache::learnStaticRank(tr.value(), m.cfg.block_count, m.cfg.expert_count);
+    if (!rank.ok()) {
+        fail(rank.error().message);
+        return false;
+    }
+    opts.staticRank = std::move(rank).value();
+    return true;
+}
+
+std::unique_ptr<rt::Backend> createBackendOrFail(const Model& m, const ModelFlags& f) {
+    rt::BackendOptions opts = f.backend;
+    if (!resolveCachePolicy(m, f, opts.expertCache)) return nullptr;
     auto b = rt::createBackend(m, opts);
     if (!b.ok()) {
         fail(b.error().message);

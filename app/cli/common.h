@@ -18,7 +18,11 @@ struct ModelFlags {
     std::string cacheStatic;          // --cache-static TRACE: hot set of the static policy
 };
 
-void addModelFlags(CLI::App* cmd, ModelFlags& f, bool withBackend = true);
+// cacheSlots: register --expert-cache N (bench registers its own list form instead).
+void addModelFlags(CLI::App* cmd, ModelFlags& f, bool withBackend = true, bool cacheSlots = true);
+// The --cache-policy / --cache-static flags resolved into `opts` (static: its hot set learned
+// from the trace); false after printing the error.
+bool resolveCachePolicy(const Model& m, const ModelFlags& f, rt::ExpertCacheOptions& opts);
 // assets/moescope-tiny.gguf next to the executable's install or in the source tree.
 std::string defaultModelPath();
 // Prints "moescope: error: <message>" to stderr and sets the exit code.
