@@ -29,6 +29,7 @@ layout(local_size_x_id = 0) in;
 layout(push_constant) uniform PC { MatMulPush p; };
 layout(buffer_reference, std430, buffer_reference_align = 4) buffer Floats { float v[]; };
 layout(buffer_reference, std430, buffer_reference_align = 4) readonly buffer Ints { int v[]; };
+layout(buffer_reference, std430, buffer_reference_align = 16) readonly buffer Vec4s { vec4 v[]; };
 
 #if !SG_REDUCE
 shared float red[WG];
@@ -91,40 +92,51 @@ void main() {
 #endif
     if (nt == 0u) return;
 
-    // 8 consecutive invocations share a 32-value chunk, 4 values each (see load4)
+    // 8 consecutive invocations share a 32-value chunk, 4 values each (see load4). The chunk's
+    // x values are loaded once per token and reused by the workgroup's NR rows; as one vec4 load
+    // when x is 16-byte aligned (every activation buffer of the engine), else as 4 floats.
     const uint nChunks = (p.cols + 31u) / 32u;
     const uint q = tid % 8u;
     const uint cpi = WG / 8u;  // chunks per iteration
-    for (uint r = 0; r < NR; ++r) {
-        uint row = row0 + r;
-        if (row >= p.rows) break;  // uniform across the workgroup
-        uint64_t rowAddr = wbase + uint64_t(row) * uint64_t(ROW_BYTES(p.cols));
-        float acc[NT];
-        for (uint t = 0; t < NT; ++t) acc[t] = 0.0;
-        for (uint c = tid / 8u; c < nChunks; c += cpi) {
-            vec4 v = load4(rowAddr, c, q, p.cols);
-            uint base = c * 32u + 4u * q;
-            for (uint t = 0; t < NT; ++t) {
-                if (t >= nt) break;
-                uint xo = xrow[t] * p.xStride + base;
-                vec4 xv;
-                if (base + 4u <= p.cols) {
-                    xv = vec4(X.v[xo], X.v[xo + 1u], X.v[xo + 2u], X.v[xo + 3u]);
-                } else {
-                    xv = vec4(0.0);
-                    for (uint i = 0; i < 4u; ++i)
-                        if (base + i < p.cols) xv[i] = X.v[xo + i];
-                }
-                acc[t] += dot(v, xv);
+    const bool xVec = ((p.x | uint64_t(p.xStride)) & 3ul) == 0ul && (p.x & 15ul) == 0ul;
+    Vec4s X4 = Vec4s(p.x);
+    uint nr = min(NR, p.rows - min(row0, p.rows));  // uniform across the workgroup
+    float acc[NR][NT];
+    for (uint r = 0; r < NR; ++r)
+        for (uint t = 0; t < NT; ++t) acc[r][t] = 0.0;
+    for (uint c = tid / 8u; c < nChunks; c += cpi) {
+        uint base = c * 32u + 4u * q;
+        vec4 xv[NT];
+        for (uint t = 0; t < NT; ++t) {
+            if (t >= nt) break;
+            uint xo = xrow[t] * p.xStride + base;
+            if (base + 4u <= p.cols) {
+                xv[t] = xVec ? X4.v[xo >> 2] : vec4(X.v[xo], X.v[xo + 1u], X.v[xo + 2u], X.v[xo + 3u]);
+            } else {
+                xv[t] = vec4(0.0);
+                for (uint i = 0; i < 4u; ++i)
+                    if (base + i < p.cols) xv[t][i] = X.v[xo + i];
             }
         }
+        for (uint r = 0; r < NR; ++r) {
+            if (r >= nr) break;
+            vec4 v = load4(wbase + uint64_t(row0 + r) * uint64_t(ROW_BYTES(p.cols)), c, q, p.cols);
+            for (uint t = 0; t < NT; ++t) {
+                if (t >= nt) break;
+                acc[r][t] += dot(v, xv[t]);
+            }
+        }
+    }
+    for (uint r = 0; r < NR; ++r) {
+        if (r >= nr) break;
+        uint row = row0 + r;
         for (uint t = 0; t < NT; ++t) {
             if (t >= nt) break;
 #if SG_REDUCE
-            float total = subgroupAdd(acc[t]);
+            float total = subgroupAdd(acc[r][t]);
             if (subgroupElect()) Y.v[yrow[t] * p.yStride + row] = total;
 #else
-            red[tid] = acc[t];
+            red[tid] = acc[r][t];
             barrier();
             for (uint s = WG / 2u; s > 0u; s >>= 1) {
                 if (tid < s) red[tid] += red[tid + s];
