@@ -6,7 +6,7 @@
 #             leak, timeout or out-of-memory fails
 #   sanitize  ./build-asan: the same ctest tests built with -fsanitize=address,undefined; any
 #             report fails (halt on the first error; leaks inside the Vulkan driver, the loader
-#             and the X11/GLFW stack are suppressed by tests/lsan.supp)
+#             and the X11/GLFW stack are suppressed by tests/sanitizers/lsan.supp)
 # Usage: scripts/test.sh [release] [fuzz] [sanitize]   (no argument: all three, in that order)
 # Every stage runs even if an earlier one failed; the exit status is non-zero if any failed.
 set -uo pipefail
@@ -42,9 +42,12 @@ stage_sanitize() {
   cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O2 -g1" \
         -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1" -DMOESCOPE_SANITIZE=address,undefined >/dev/null || return 1
   cmake --build build-asan -j"$jobs" || return 1
-  ASAN_OPTIONS="halt_on_error=1:detect_leaks=1:strict_string_checks=1:check_initialization_order=1" \
+  # libraries opened at run time stay loaded, so that leak reports can name them (keep_loaded.c)
+  cc -shared -fPIC -O2 -o build-asan/libkeep_loaded.so tests/sanitizers/keep_loaded.c || return 1
+  LD_PRELOAD="$root/build-asan/libkeep_loaded.so" \
+  ASAN_OPTIONS="halt_on_error=1:detect_leaks=1:strict_string_checks=1:check_initialization_order=1:verify_asan_link_order=0" \
   UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1" \
-  LSAN_OPTIONS="suppressions=$root/tests/lsan.supp:print_suppressions=0" \
+  LSAN_OPTIONS="suppressions=$root/tests/sanitizers/lsan.supp:print_suppressions=0" \
     ctest --test-dir build-asan --output-on-failure -j"$jobs"
 }
 

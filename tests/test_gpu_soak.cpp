@@ -36,6 +36,20 @@ constexpr uint64_t MiB = 1ull << 20;
 // Device recycled them) grows RSS by ~13 MiB over the default run.
 constexpr uint64_t kDeviceGrowthBound = 0;
 constexpr uint64_t kRssGrowthBound = 8 * MiB;
+// Under AddressSanitizer freed memory waits in its quarantine (256 MiB by default) and shadow
+// memory grows with it, so RSS says nothing about leaks there; LeakSanitizer checks them instead
+// at exit (scripts/test.sh, stage sanitize) and the bound applies to the release build.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kRssMeaningful = false;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool kRssMeaningful = false;
+#else
+constexpr bool kRssMeaningful = true;
+#endif
+#else
+constexpr bool kRssMeaningful = true;
+#endif
 constexpr int kWarmUpCycles = 4;  // both models, every session policy
 
 uint64_t residentBytes() {
@@ -241,6 +255,7 @@ TEST_CASE("soak: chats past the context, reloads and policy switches; flat memor
     std::fprintf(stderr, "%s\n", line);
     CHECK(d.shifts >= uint64_t(cycles));
     CHECK(devGrowth <= int64_t(kDeviceGrowthBound));
-    CHECK(rssGrowth <= int64_t(kRssGrowthBound));
+    if (kRssMeaningful) CHECK(rssGrowth <= int64_t(kRssGrowthBound));
+    else MESSAGE("AddressSanitizer build: RSS bound not checked (quarantine), leaks are LeakSanitizer's");
     CHECK(vk::validationMessagesInProcess() == validation0);
 }
