@@ -2,21 +2,38 @@
 // Weights are raw GGUF bytes read through 32-bit words (works without 8/16-bit storage).
 // WTYPE selects the type at compile time (GGUF type ids):
 //   0 F32, 1 F16, 30 BF16, 8 Q8_0, 2 Q4_0, 12 Q4_K, 14 Q6_K.
-// load4(row, c, q) returns 4 values of 32-value chunk c of a row starting at device address
-// `row`; for F32/F16/BF16 values past `cols` read as 0 (rows of any length).
+// load4(row, c, q) returns 4 values of 32-value chunk c of a row starting at byte `row` of the
+// weight space; for F32/F16/BF16 values past `cols` read as 0 (rows of any length).
+// The weight space is where words are read from, the decoders only see WPtr / WORD:
+//   WTEXEL 0: device addresses (buffer references), `row` is a device address;
+//   WTEXEL 1: an R32_UINT uniform texel buffer (descriptor set 0, binding 0; the view of the
+//             memory block holding the weights), `row` is a byte offset in that view.
 
+#ifndef WTEXEL
+#define WTEXEL 0
+#endif
+#if WTEXEL
+layout(set = 0, binding = 0) uniform usamplerBuffer weightTexels;
+#define WPtr uint                                            // word index in the view
+#define WPTR(a) uint((a) >> 2)                               // from a 4-aligned byte offset
+#define WORD(p, i) texelFetch(weightTexels, int((p) + (i))).x
+#else
 layout(buffer_reference, std430, buffer_reference_align = 4) readonly buffer Words { uint w[]; };
+#define WPtr Words
+#define WPTR(a) Words(a)
+#define WORD(p, i) (p).w[i]
+#endif
 
 // byte b (0..255) of a row, b relative to a 4-aligned base
-uint byteAt(Words p, uint b) { return (p.w[b >> 2] >> ((b & 3u) * 8u)) & 0xffu; }
+uint byteAt(WPtr p, uint b) { return (WORD(p, b >> 2) >> ((b & 3u) * 8u)) & 0xffu; }
 // half at even byte offset b
-float halfAt(Words p, uint b) { return unpackHalf2x16(p.w[b >> 2] >> ((b & 2u) * 8u)).x; }
+float halfAt(WPtr p, uint b) { return unpackHalf2x16(WORD(p, b >> 2) >> ((b & 2u) * 8u)).x; }
 int sbyte(uint u) { return int(u << 24) >> 24; }
 // the 4 bytes starting at an even byte offset b (one load when 4-aligned, two otherwise)
-uint word4At(Words p, uint b) {
+uint word4At(WPtr p, uint b) {
     uint i = b >> 2;
-    if ((b & 2u) == 0u) return p.w[i];
-    return (p.w[i] >> 16) | (p.w[i + 1u] << 16);
+    if ((b & 2u) == 0u) return WORD(p, i);
+    return (WORD(p, i) >> 16) | (WORD(p, i + 1u) << 16);
 }
 // signed byte m (0..3) of a word
 int sb4(uint w, uint m) { return int(w << (24u - 8u * m)) >> 24; }
@@ -49,19 +66,19 @@ int sb4(uint w, uint m) { return int(w << (24u - 8u * m)) >> 24; }
 vec4 load4(uint64_t row, uint c, uint q, uint cols) {
 #if WTYPE == 0
     uint base = c * 32u + 4u * q;
-    Words p = Words(row);
+    WPtr p = WPTR(row);
     if (base + 4u <= cols)
-        return vec4(uintBitsToFloat(p.w[base]), uintBitsToFloat(p.w[base + 1u]), uintBitsToFloat(p.w[base + 2u]),
-                    uintBitsToFloat(p.w[base + 3u]));
+        return vec4(uintBitsToFloat(WORD(p, base)), uintBitsToFloat(WORD(p, base + 1u)),
+                    uintBitsToFloat(WORD(p, base + 2u)), uintBitsToFloat(WORD(p, base + 3u)));
     vec4 v = vec4(0.0);
     for (uint i = 0; i < 4u; ++i)
-        if (base + i < cols) v[i] = uintBitsToFloat(p.w[base + i]);
+        if (base + i < cols) v[i] = uintBitsToFloat(WORD(p, base + i));
     return v;
 #elif WTYPE == 1 || WTYPE == 30
     uint base = c * 32u + 4u * q;
     uint64_t start = row + uint64_t(base) * 2u;
     uint64_t aligned = start & ~uint64_t(3);
-    Words p = Words(aligned);
+    WPtr p = WPTR(aligned);
     uint s = uint(start - aligned);
     uint w0 = word4At(p, s), w1 = word4At(p, s + 4u);
 #if WTYPE == 1
@@ -78,7 +95,7 @@ vec4 load4(uint64_t row, uint c, uint q, uint cols) {
     uint64_t blk = row + uint64_t(c) * 34u;
     uint64_t aligned = blk & ~uint64_t(3);
     uint s = uint(blk - aligned);
-    Words p = Words(aligned);
+    WPtr p = WPTR(aligned);
     float d = halfAt(p, s);
     uint w = word4At(p, s + 2u + 4u * q);
     return d * vec4(float(sb4(w, 0u)), float(sb4(w, 1u)), float(sb4(w, 2u)), float(sb4(w, 3u)));
@@ -86,7 +103,7 @@ vec4 load4(uint64_t row, uint c, uint q, uint cols) {
     uint64_t blk = row + uint64_t(c) * 18u;
     uint64_t aligned = blk & ~uint64_t(3);
     uint s = uint(blk - aligned);
-    Words p = Words(aligned);
+    WPtr p = WPTR(aligned);
     float d = halfAt(p, s);
     uint w = word4At(p, s + 2u + 4u * (q & 3u)) >> (q >= 4u ? 4u : 0u);
     return d * (vec4(float(w & 15u), float((w >> 8) & 15u), float((w >> 16) & 15u), float((w >> 24) & 15u)) - 8.0);
@@ -94,7 +111,7 @@ vec4 load4(uint64_t row, uint c, uint q, uint cols) {
     uint64_t blk = row + uint64_t(c / 8u) * 144u;
     uint64_t aligned = blk & ~uint64_t(3);
     uint s = uint(blk - aligned);
-    Words p = Words(aligned);
+    WPtr p = WPTR(aligned);
     uint sb = c % 8u;
     float d = halfAt(p, s);
     float dmin = halfAt(p, s + 2u);
@@ -113,7 +130,7 @@ vec4 load4(uint64_t row, uint c, uint q, uint cols) {
     uint64_t blk = row + uint64_t(c / 8u) * 210u;
     uint64_t aligned = blk & ~uint64_t(3);
     uint s = uint(blk - aligned);
-    Words p = Words(aligned);
+    WPtr p = WPTR(aligned);
     uint cc = c % 8u;
     uint h = cc / 4u, qd = cc % 4u;
     float d = halfAt(p, s + 208u);

@@ -9,6 +9,8 @@
 // In the MoE modes W is (nExpert, rows, cols), expert e at byte e*expertStride (or, with the
 // expert cache, slots of the cache: expert e at slotTable[e]*expertStride), and
 // y is (nTok, k, rows); x rows are tokens, or token*k+slot when FLAG_X_PER_SLOT.
+// WTEXEL 1: W is read through the texel view of its memory block (dequant.glsl) and p.w,
+// expertStride are byte offsets in that view; x and y stay device addresses.
 // SG_REDUCE 1: the workgroup is exactly one subgroup (fixed subgroup size; chosen from DeviceCaps)
 // and dot products are reduced with subgroupAdd, without shared memory or barriers (a barrier
 // is costly on CPU-type devices, which run invocations as coroutines).
