@@ -3,11 +3,14 @@
 // WTYPE selects the type at compile time (GGUF type ids):
 //   0 F32, 1 F16, 30 BF16, 8 Q8_0, 2 Q4_0, 12 Q4_K, 14 Q6_K.
 // load4(row, c, q) returns 4 values of 32-value chunk c of a row starting at byte `row` of the
-// weight space; for F32/F16/BF16 values past `cols` read as 0 (rows of any length).
-// The weight space is where words are read from, the decoders only see WPtr / WORD:
+// weight space; for F32/F16/BF16 values past `cols` read as 0 (rows of any length). load16(row,
+// c, h, cols, v) returns the 16 values of half h of chunk c (the texel path's granularity).
+// The weight space is where words are read from, the decoders only see WPtr / WORD / bytes16At:
 //   WTEXEL 0: device addresses (buffer references), `row` is a device address;
-//   WTEXEL 1: an R32_UINT uniform texel buffer (descriptor set 0, binding 0; the view of the
-//             memory block holding the weights), `row` is a byte offset in that view.
+//   WTEXEL 1: an RGBA32UI uniform texel buffer (descriptor set 0, binding 0; the view of the
+//             memory block holding the weights), `row` is a byte offset in that view. A fetch
+//             costs about as much as one 4-byte load but returns 16 bytes (CPU devices), so
+//             bytes16At reads 16 bytes with two fetches.
 
 #ifndef WTEXEL
 #define WTEXEL 0
@@ -16,7 +19,10 @@
 layout(set = 0, binding = 0) uniform usamplerBuffer weightTexels;
 #define WPtr uint                                            // word index in the view
 #define WPTR(a) uint((a) >> 2)                               // from a 4-aligned byte offset
-#define WORD(p, i) texelFetch(weightTexels, int((p) + (i))).x
+// component j (0..3) of v, by selects (no dynamic indexing of a vector)
+uint comp4(uvec4 v, uint j) { return j < 2u ? (j == 0u ? v.x : v.y) : (j == 2u ? v.z : v.w); }
+uint texelWord(uint i) { return comp4(texelFetch(weightTexels, int(i >> 2)), i & 3u); }
+#define WORD(p, i) texelWord((p) + (i))
 #else
 layout(buffer_reference, std430, buffer_reference_align = 4) readonly buffer Words { uint w[]; };
 #define WPtr Words
@@ -37,6 +43,22 @@ uint word4At(WPtr p, uint b) {
 }
 // signed byte m (0..3) of a word
 int sb4(uint w, uint m) { return int(w << (24u - 8u * m)) >> 24; }
+// the 16 bytes starting at an even byte offset b, as 4 words
+uvec4 bytes16At(WPtr p, uint b) {
+#if WTEXEL
+    const uint byteIdx = p * 4u + b;
+    const uint k = byteIdx >> 4, wi = (byteIdx >> 2) & 3u;
+    const uvec4 t0 = texelFetch(weightTexels, int(k)), t1 = texelFetch(weightTexels, int(k + 1u));
+    uvec4 a = wi < 2u ? (wi == 0u ? t0 : uvec4(t0.yzw, t1.x)) : (wi == 2u ? uvec4(t0.zw, t1.xy) : uvec4(t0.w, t1.xyz));
+    if ((b & 2u) == 0u) return a;
+    return (a >> 16) | (uvec4(a.yzw, comp4(t1, wi)) << 16);
+#else
+    const uint i = b >> 2;
+    uvec4 a = uvec4(WORD(p, i), WORD(p, i + 1u), WORD(p, i + 2u), WORD(p, i + 3u));
+    if ((b & 2u) == 0u) return a;
+    return (a >> 16) | (uvec4(a.yzw, WORD(p, i + 4u)) << 16);
+#endif
+}
 
 #if WTYPE == 8 || WTYPE == 2
 #define BLOCK_VALUES 32u
@@ -140,5 +162,21 @@ vec4 load4(uint64_t row, uint c, uint q, uint cols) {
     ivec4 qv = ivec4(int((wl & 15u) | ((wh & 3u) << 4)), int(((wl >> 8) & 15u) | (((wh >> 8) & 3u) << 4)),
                      int(((wl >> 16) & 15u) | (((wh >> 16) & 3u) << 4)), int(((wl >> 24) & 15u) | (((wh >> 24) & 3u) << 4)));
     return sc * vec4(qv - 32);
+#endif
+}
+
+// The 16 values c*32 + 16h .. c*32 + 16h + 15 of a row (h 0..1), as 4 vec4.
+void load16(uint64_t row, uint c, uint h, uint cols, out vec4 v[4]) {
+#if WTYPE == 8
+    uint64_t blk = row + uint64_t(c) * 34u;
+    uint64_t aligned = blk & ~uint64_t(3);
+    uint s = uint(blk - aligned);
+    WPtr p = WPTR(aligned);
+    float d = halfAt(p, s);
+    uvec4 w = bytes16At(p, s + 2u + 16u * h);
+    [[unroll]] for (uint j = 0; j < 4u; ++j)
+        v[j] = d * vec4(float(sb4(w[j], 0u)), float(sb4(w[j], 1u)), float(sb4(w[j], 2u)), float(sb4(w[j], 3u)));
+#else
+    [[unroll]] for (uint j = 0; j < 4u; ++j) v[j] = load4(row, c, 4u * h + j, cols);
 #endif
 }

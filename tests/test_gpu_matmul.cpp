@@ -25,7 +25,7 @@ double runMulMat(GgmlType t, Shape s, uint32_t seed) {
     cpu::matMul(t, w.bytes.data(), s.rows, s.cols, x.data(), s.nTok, ref.data());
     auto wb = upload(w.bytes, vk::MemoryTag::Weights);
     // the texel path reads through the view of the weights' block (when the view covers it)
-    if (d.texelWeights() && wb.size() <= uint64_t(d.caps().maxTexelBufferElements) * 4)
+    if (d.texelWeights() && wb.size() <= uint64_t(d.caps().maxTexelBufferElements) * 16)
         CHECK(d.allocator().texelWindow(wb.address()).set != VK_NULL_HANDLE);
     auto xb = upload(x);
     auto yb = deviceBuffer(ref.size() * 4);

@@ -37,10 +37,10 @@ Result<ShaderId> typedShader(ShaderId f32Variant, GgmlType t) {
     return static_cast<ShaderId>(static_cast<uint32_t>(f32Variant) + idx * 7);
 }
 
-// The texel-read variant: variants_texel.cmake emits 6 per type (the three modes, each reduction).
+// The texel-read variant: variants_texel.cmake emits 4 per type (dense and direct, each reduction).
 static Result<ShaderId> texelShader(ShaderId f32Variant, GgmlType t) {
     MOE_ASSIGN(uint32_t idx, typeIndex(t));
-    return static_cast<ShaderId>(static_cast<uint32_t>(f32Variant) + idx * 6);
+    return static_cast<ShaderId>(static_cast<uint32_t>(f32Variant) + idx * 4);
 }
 
 MatMulShape matMulShape(const vk::DeviceCaps& caps) {
@@ -63,16 +63,18 @@ static Status checkCols(GgmlType t, uint32_t cols) {
 
 static constexpr uint32_t kMaxGroups = 65535;  // guaranteed minimum of maxComputeWorkGroupCount
 
-// The F32 variants of one mul_mat mode: address reads (shared / subgroup reduction), texel reads.
+// The F32 variants of one mul_mat mode: address reads (shared / subgroup reduction), texel reads
+// (hasTexel: one token per workgroup only).
 struct ModeShaders {
     ShaderId shared, sg, sharedTx, sgTx;
+    bool hasTexel = true;
 };
 static constexpr ModeShaders kDense{ShaderId::mul_mat_f32, ShaderId::mul_mat_sg_f32, ShaderId::mul_mat_tx_f32,
                                     ShaderId::mul_mat_sg_tx_f32};
 static constexpr ModeShaders kMoeDirect{ShaderId::mul_mat_moe_f32, ShaderId::mul_mat_moe_sg_f32,
                                         ShaderId::mul_mat_moe_tx_f32, ShaderId::mul_mat_moe_sg_tx_f32};
 static constexpr ModeShaders kMoeGrouped{ShaderId::mul_mat_moe_grouped_f32, ShaderId::mul_mat_moe_grouped_sg_f32,
-                                         ShaderId::mul_mat_moe_grouped_tx_f32, ShaderId::mul_mat_moe_grouped_sg_tx_f32};
+                                         ShaderId::mul_mat_moe_grouped_f32, ShaderId::mul_mat_moe_grouped_sg_f32, false};
 
 // One mul_mat dispatch's kernel: the pipeline, the descriptor set of the texel view holding the
 // weights (null: device addresses) and the weights' position to push (address or view offset).
@@ -89,15 +91,19 @@ struct MatMulKernel {
 };
 
 // Kernel of one mul_mat mode for weight type t at device address w, shaped by the caps (nt
-// tokens per workgroup). Texel reads when the device uses them and a view covers w's block
-// (every expert and slot of a weight buffer is in that block), else device addresses.
+// tokens per workgroup). Texel reads when the device uses them, the product has one token per
+// workgroup (decode; the texel kernel gives each invocation 16 values, and with 8 tokens their x
+// values spill: prefill of the bench-shaped model fell from 126 to 60-80 tok/s on lavapipe) and
+// a view covers w's block (every expert and slot of a weight buffer is in that block); else
+// device addresses.
 static Result<MatMulKernel> matMulKernel(vk::Device& dev, GgmlType t, const ModeShaders& m, uint32_t nt, uint64_t w) {
     const MatMulShape ms = matMulShape(dev.caps());
     const vk::SpecConstants spec{{ms.workgroup, ms.rows, nt}};
     MatMulKernel k;
     k.rowsPerGroup = ms.rows;
     k.w = w;
-    const vk::TexelWindow win = dev.texelWeights() ? dev.allocator().texelWindow(w) : vk::TexelWindow{};
+    const bool texel = dev.texelWeights() && m.hasTexel && nt == 1;
+    const vk::TexelWindow win = texel ? dev.allocator().texelWindow(w) : vk::TexelWindow{};
     if (win.set) {
         MOE_ASSIGN(ShaderId id, texelShader(pick(m.sharedTx, m.sgTx, ms), t));
         MOE_ASSIGN(k.pipeline, dev.pipeline(id, spec, true));

@@ -98,9 +98,9 @@ DeviceCaps probeCaps(VkPhysicalDevice pd, uint32_t index) {
     c.maxStorageBufferRange = p.limits.maxStorageBufferRange;
     c.maxTexelBufferElements = p.limits.maxTexelBufferElements;
     c.minTexelBufferOffsetAlignment = p.limits.minTexelBufferOffsetAlignment;
-    VkFormatProperties r32{};
-    vkGetPhysicalDeviceFormatProperties(pd, VK_FORMAT_R32_UINT, &r32);
-    c.uniformTexelR32ui = (r32.bufferFeatures & VK_FORMAT_FEATURE_UNIFORM_TEXEL_BUFFER_BIT) != 0;
+    VkFormatProperties rgba32{};
+    vkGetPhysicalDeviceFormatProperties(pd, VK_FORMAT_R32G32B32A32_UINT, &rgba32);
+    c.uniformTexelRgba32ui = (rgba32.bufferFeatures & VK_FORMAT_FEATURE_UNIFORM_TEXEL_BUFFER_BIT) != 0;
     c.maxMemoryAllocationSize = m3.maxMemoryAllocationSize;
     c.maxComputeSharedMemorySize = p.limits.maxComputeSharedMemorySize;
     c.maxWorkGroupInvocations = p.limits.maxComputeWorkGroupInvocations;

@@ -186,12 +186,12 @@ int Allocator::memoryType(MemoryKind kind) const {
 }
 
 Status Allocator::createTexelView(Block& b) {
-    const VkDeviceSize words = std::min<VkDeviceSize>(b.size / 4, caps_.maxTexelBufferElements);
+    const VkDeviceSize texels = std::min<VkDeviceSize>(b.size / 16, caps_.maxTexelBufferElements);
     VkBufferViewCreateInfo vi{VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO};
     vi.buffer = b.buffer;
-    vi.format = VK_FORMAT_R32_UINT;
+    vi.format = VK_FORMAT_R32G32B32A32_UINT;
     vi.offset = 0;
-    vi.range = words * 4;
+    vi.range = texels * 16;
     VkResult r = vkCreateBufferView(device_, &vi, nullptr, &b.view);
     if (r != VK_SUCCESS) return makeError(vkErrorText("vkCreateBufferView", r));
     VkDescriptorPoolSize ps{VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, 1};
@@ -214,7 +214,7 @@ Status Allocator::createTexelView(Block& b) {
     w.descriptorType = VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER;
     w.pTexelBufferView = &b.view;
     vkUpdateDescriptorSets(device_, 1, &w, 0, nullptr);
-    b.viewCoversBlock = words * 4 >= b.size;
+    b.viewCoversBlock = texels * 16 >= b.size;
     return {};
 }
 

@@ -1,7 +1,7 @@
 // Device memory: a sub-allocator over large blocks (Debian has no VMA). Each block is one
 // VkDeviceMemory with one VkBuffer spanning it; a Buffer is a range of a block and is addressed
 // by its device address (shaders use buffer references, so no maxStorageBufferRange limit).
-// Weight and expert-slot blocks can also carry an R32_UINT uniform texel buffer view over the
+// Weight and expert-slot blocks can also carry an RGBA32UI uniform texel buffer view over the
 // whole block with a descriptor set (set 0, binding 0) that binds it: the texel read path of the
 // weight kernels (kernels_matmul.cpp). They hold nothing else, so a dispatch that binds a block's
 // view never shares the view's range with buffers other kernels write.
@@ -35,8 +35,8 @@ inline bool isOutOfDeviceMemory(const std::string& message) {
 
 class Allocator;
 
-// The texel view holding a device address: `set` binds it, word i of the view is at device
-// address base + 4*i. set is VK_NULL_HANDLE when the address has no view covering its block.
+// The texel view holding a device address: `set` binds it, byte i of the view is at device
+// address base + i. set is VK_NULL_HANDLE when the address has no view covering its block.
 struct TexelWindow {
     VkDescriptorSet set = VK_NULL_HANDLE;
     uint64_t base = 0;
