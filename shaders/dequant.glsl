@@ -82,6 +82,19 @@ uvec4 bytes16At(WPtr p, uint b) {
 #define ROW_BYTES(cols) ((cols) / 256u * 210u)
 #endif
 
+// 4 values of two words of F16 / BF16 (WTYPE 1 / 30), of a Q8_0 word (signed bytes), of a Q4_0
+// word of nibbles (minus 8)
+vec4 halves4(uint w0, uint w1) {
+#if WTYPE == 30
+    return vec4(uintBitsToFloat(w0 << 16), uintBitsToFloat(w0 & 0xffff0000u), uintBitsToFloat(w1 << 16),
+                uintBitsToFloat(w1 & 0xffff0000u));
+#else
+    return vec4(unpackHalf2x16(w0), unpackHalf2x16(w1));
+#endif
+}
+vec4 sbytes4(uint w) { return vec4(float(sb4(w, 0u)), float(sb4(w, 1u)), float(sb4(w, 2u)), float(sb4(w, 3u))); }
+vec4 nibbles4(uint w) { return vec4(float(w & 15u), float((w >> 8) & 15u), float((w >> 16) & 15u), float((w >> 24) & 15u)) - 8.0; }
+
 // load4(row, c, q): values c*32 + 4q .. c*32 + 4q + 3 (q in 0..7) of a row, so that 8
 // consecutive invocations read one 32-value chunk from consecutive addresses (coalesced on
 // GPUs, contiguous vector loads on CPU devices). For F32/F16/BF16 values past `cols` read as 0.
@@ -102,13 +115,7 @@ vec4 load4(uint64_t row, uint c, uint q, uint cols) {
     uint64_t aligned = start & ~uint64_t(3);
     WPtr p = WPTR(aligned);
     uint s = uint(start - aligned);
-    uint w0 = word4At(p, s), w1 = word4At(p, s + 4u);
-#if WTYPE == 1
-    vec4 v = vec4(unpackHalf2x16(w0), unpackHalf2x16(w1));
-#else
-    vec4 v = vec4(uintBitsToFloat(w0 << 16), uintBitsToFloat(w0 & 0xffff0000u), uintBitsToFloat(w1 << 16),
-                  uintBitsToFloat(w1 & 0xffff0000u));
-#endif
+    vec4 v = halves4(word4At(p, s), word4At(p, s + 4u));
     if (base + 4u > cols)
         for (uint i = 0; i < 4u; ++i)
             if (base + i >= cols) v[i] = 0.0;
@@ -120,7 +127,7 @@ vec4 load4(uint64_t row, uint c, uint q, uint cols) {
     WPtr p = WPTR(aligned);
     float d = halfAt(p, s);
     uint w = word4At(p, s + 2u + 4u * q);
-    return d * vec4(float(sb4(w, 0u)), float(sb4(w, 1u)), float(sb4(w, 2u)), float(sb4(w, 3u)));
+    return d * sbytes4(w);
 #elif WTYPE == 2
     uint64_t blk = row + uint64_t(c) * 18u;
     uint64_t aligned = blk & ~uint64_t(3);
@@ -128,7 +135,7 @@ vec4 load4(uint64_t row, uint c, uint q, uint cols) {
     WPtr p = WPTR(aligned);
     float d = halfAt(p, s);
     uint w = word4At(p, s + 2u + 4u * (q & 3u)) >> (q >= 4u ? 4u : 0u);
-    return d * (vec4(float(w & 15u), float((w >> 8) & 15u), float((w >> 16) & 15u), float((w >> 24) & 15u)) - 8.0);
+    return d * nibbles4(w);
 #elif WTYPE == 12
     uint64_t blk = row + uint64_t(c / 8u) * 144u;
     uint64_t aligned = blk & ~uint64_t(3);
@@ -167,16 +174,45 @@ vec4 load4(uint64_t row, uint c, uint q, uint cols) {
 
 // The 16 values c*32 + 16h .. c*32 + 16h + 15 of a row (h 0..1), as 4 vec4.
 void load16(uint64_t row, uint c, uint h, uint cols, out vec4 v[4]) {
-#if WTYPE == 8
+    const uint base = c * 32u + 16u * h;
+#if WTYPE == 0
+    if (base + 16u <= cols) {
+        WPtr p = WPTR(row);
+        [[unroll]] for (uint j = 0; j < 4u; ++j) v[j] = uintBitsToFloat(bytes16At(p, (base + 4u * j) * 4u));
+        return;
+    }
+#elif WTYPE == 1 || WTYPE == 30
+    if (base + 16u <= cols) {
+        uint64_t start = row + uint64_t(base) * 2u;
+        uint64_t aligned = start & ~uint64_t(3);
+        WPtr p = WPTR(aligned);
+        uint s = uint(start - aligned);
+        uvec4 a = bytes16At(p, s), b = bytes16At(p, s + 16u);
+        v[0] = halves4(a.x, a.y);
+        v[1] = halves4(a.z, a.w);
+        v[2] = halves4(b.x, b.y);
+        v[3] = halves4(b.z, b.w);
+        return;
+    }
+#elif WTYPE == 2
+    uint64_t blk = row + uint64_t(c) * 18u;
+    uint64_t aligned = blk & ~uint64_t(3);
+    uint s = uint(blk - aligned);
+    WPtr p = WPTR(aligned);
+    float d = halfAt(p, s);
+    uvec4 w = bytes16At(p, s + 2u) >> (4u * h);
+    [[unroll]] for (uint j = 0; j < 4u; ++j) v[j] = d * nibbles4(w[j]);
+    return;
+#elif WTYPE == 8
     uint64_t blk = row + uint64_t(c) * 34u;
     uint64_t aligned = blk & ~uint64_t(3);
     uint s = uint(blk - aligned);
     WPtr p = WPTR(aligned);
     float d = halfAt(p, s);
     uvec4 w = bytes16At(p, s + 2u + 16u * h);
-    [[unroll]] for (uint j = 0; j < 4u; ++j)
-        v[j] = d * vec4(float(sb4(w[j], 0u)), float(sb4(w[j], 1u)), float(sb4(w[j], 2u)), float(sb4(w[j], 3u)));
-#else
-    [[unroll]] for (uint j = 0; j < 4u; ++j) v[j] = load4(row, c, 4u * h + j, cols);
+    [[unroll]] for (uint j = 0; j < 4u; ++j) v[j] = d * sbytes4(w[j]);
+    return;
 #endif
+    // the other types, and the tail of F32/F16/BF16 rows
+    [[unroll]] for (uint j = 0; j < 4u; ++j) v[j] = load4(row, c, 4u * h + j, cols);
 }
