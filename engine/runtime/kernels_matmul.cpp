@@ -37,7 +37,15 @@ Result<ShaderId> typedShader(ShaderId f32Variant, GgmlType t) {
     return static_cast<ShaderId>(static_cast<uint32_t>(f32Variant) + idx * 7);
 }
 
-// The texel-read variant: variants_texel.cmake emits 4 per type (dense and direct, each reduction).
+// Types whose texel kernels read 16 bytes per fetch (load16 in dequant.glsl); the others would
+// fetch a texel per word, no faster than device addresses.
+static bool texelType(GgmlType t) {
+    return t == GgmlType::F32 || t == GgmlType::F16 || t == GgmlType::BF16 || t == GgmlType::Q8_0 ||
+           t == GgmlType::Q4_0;
+}
+
+// The texel-read variant: variants_texel.cmake emits 4 per texelType (dense and direct, each
+// reduction), in the order of typeIndex.
 static Result<ShaderId> texelShader(ShaderId f32Variant, GgmlType t) {
     MOE_ASSIGN(uint32_t idx, typeIndex(t));
     return static_cast<ShaderId>(static_cast<uint32_t>(f32Variant) + idx * 4);
@@ -91,7 +99,8 @@ struct MatMulKernel {
 };
 
 // Kernel of one mul_mat mode for weight type t at device address w, shaped by the caps (nt
-// tokens per workgroup). Texel reads when the device uses them, the product has one token per
+// tokens per workgroup). Texel reads when the device uses them, the type has 16-byte texel
+// loads (texelType), the product has one token per
 // workgroup (decode; the texel kernel gives each invocation 16 values, and with 8 tokens their x
 // values spill: prefill of the bench-shaped model fell from 126 to 60-80 tok/s on lavapipe) and
 // a view covers w's block (every expert and slot of a weight buffer is in that block); else
@@ -102,7 +111,7 @@ static Result<MatMulKernel> matMulKernel(vk::Device& dev, GgmlType t, const Mode
     MatMulKernel k;
     k.rowsPerGroup = ms.rows;
     k.w = w;
-    const bool texel = dev.texelWeights() && m.hasTexel && nt == 1;
+    const bool texel = dev.texelWeights() && m.hasTexel && nt == 1 && texelType(t);
     const vk::TexelWindow win = texel ? dev.allocator().texelWindow(w) : vk::TexelWindow{};
     if (win.set) {
         MOE_ASSIGN(ShaderId id, texelShader(pick(m.sharedTx, m.sgTx, ms), t));
