@@ -99,12 +99,11 @@ struct MatMulKernel {
 };
 
 // Kernel of one mul_mat mode for weight type t at device address w, shaped by the caps (nt
-// tokens per workgroup). Texel reads when the device uses them, the type has 16-byte texel
-// loads (texelType), the product has one token per
-// workgroup (decode; the texel kernel gives each invocation 16 values, and with 8 tokens their x
-// values spill: prefill of the bench-shaped model fell from 126 to 60-80 tok/s on lavapipe) and
-// a view covers w's block (every expert and slot of a weight buffer is in that block); else
-// device addresses.
+// tokens per workgroup). Texel reads when the device uses them, the type has 16-byte texel loads
+// (texelType), the product has one token per workgroup (decode: the texel kernel gives each
+// invocation 16 values, and with 8 tokens their x values spill; prefill of the bench-shaped
+// model fell from 126 to 60-80 tok/s on lavapipe) and a view covers w's block (every expert and
+// slot of a weight buffer is in that block); else device addresses.
 static Result<MatMulKernel> matMulKernel(vk::Device& dev, GgmlType t, const ModeShaders& m, uint32_t nt, uint64_t w) {
     const MatMulShape ms = matMulShape(dev.caps());
     const vk::SpecConstants spec{{ms.workgroup, ms.rows, nt}};
