@@ -2,24 +2,63 @@
 // Weights are raw GGUF bytes read through 32-bit words (works without 8/16-bit storage).
 // WTYPE selects the type at compile time (GGUF type ids):
 //   0 F32, 1 F16, 30 BF16, 8 Q8_0, 2 Q4_0, 12 Q4_K, 14 Q6_K.
-// load4(row, c, q) returns 4 values of 32-value chunk c of a row starting at device address
-// `row`; for F32/F16/BF16 values past `cols` read as 0 (rows of any length).
+// load4(row, c, q) returns 4 values of 32-value chunk c of a row starting at byte `row` of the
+// weight space; for F32/F16/BF16 values past `cols` read as 0 (rows of any length). load16(row,
+// c, h, cols, v) returns the 16 values of half h of chunk c (the texel path's granularity).
+// The weight space is where words are read from, the decoders only see WPtr / WORD / bytes16At:
+//   WTEXEL 0: device addresses (buffer references), `row` is a device address;
+//   WTEXEL 1: an RGBA32UI uniform texel buffer (descriptor set 0, binding 0; the view of the
+//             memory block holding the weights), `row` is a byte offset in that view. A fetch
+//             costs about as much as one 4-byte load but returns 16 bytes (CPU devices), so
+//             bytes16At reads 16 bytes with two fetches.
 
+#ifndef WTEXEL
+#define WTEXEL 0
+#endif
+#if WTEXEL
+layout(set = 0, binding = 0) uniform usamplerBuffer weightTexels;
+#define WPtr uint                                            // word index in the view
+#define WPTR(a) uint((a) >> 2)                               // from a 4-aligned byte offset
+// component j (0..3) of v, by selects (no dynamic indexing of a vector)
+uint comp4(uvec4 v, uint j) { return j < 2u ? (j == 0u ? v.x : v.y) : (j == 2u ? v.z : v.w); }
+uint texelWord(uint i) { return comp4(texelFetch(weightTexels, int(i >> 2)), i & 3u); }
+#define WORD(p, i) texelWord((p) + (i))
+#else
 layout(buffer_reference, std430, buffer_reference_align = 4) readonly buffer Words { uint w[]; };
+#define WPtr Words
+#define WPTR(a) Words(a)
+#define WORD(p, i) (p).w[i]
+#endif
 
 // byte b (0..255) of a row, b relative to a 4-aligned base
-uint byteAt(Words p, uint b) { return (p.w[b >> 2] >> ((b & 3u) * 8u)) & 0xffu; }
+uint byteAt(WPtr p, uint b) { return (WORD(p, b >> 2) >> ((b & 3u) * 8u)) & 0xffu; }
 // half at even byte offset b
-float halfAt(Words p, uint b) { return unpackHalf2x16(p.w[b >> 2] >> ((b & 2u) * 8u)).x; }
+float halfAt(WPtr p, uint b) { return unpackHalf2x16(WORD(p, b >> 2) >> ((b & 2u) * 8u)).x; }
 int sbyte(uint u) { return int(u << 24) >> 24; }
 // the 4 bytes starting at an even byte offset b (one load when 4-aligned, two otherwise)
-uint word4At(Words p, uint b) {
+uint word4At(WPtr p, uint b) {
     uint i = b >> 2;
-    if ((b & 2u) == 0u) return p.w[i];
-    return (p.w[i] >> 16) | (p.w[i + 1u] << 16);
+    if ((b & 2u) == 0u) return WORD(p, i);
+    return (WORD(p, i) >> 16) | (WORD(p, i + 1u) << 16);
 }
 // signed byte m (0..3) of a word
 int sb4(uint w, uint m) { return int(w << (24u - 8u * m)) >> 24; }
+// the 16 bytes starting at an even byte offset b, as 4 words
+uvec4 bytes16At(WPtr p, uint b) {
+#if WTEXEL
+    const uint byteIdx = p * 4u + b;
+    const uint k = byteIdx >> 4, wi = (byteIdx >> 2) & 3u;
+    const uvec4 t0 = texelFetch(weightTexels, int(k)), t1 = texelFetch(weightTexels, int(k + 1u));
+    uvec4 a = wi < 2u ? (wi == 0u ? t0 : uvec4(t0.yzw, t1.x)) : (wi == 2u ? uvec4(t0.zw, t1.xy) : uvec4(t0.w, t1.xyz));
+    if ((b & 2u) == 0u) return a;
+    return (a >> 16) | (uvec4(a.yzw, comp4(t1, wi)) << 16);
+#else
+    const uint i = b >> 2;
+    uvec4 a = uvec4(WORD(p, i), WORD(p, i + 1u), WORD(p, i + 2u), WORD(p, i + 3u));
+    if ((b & 2u) == 0u) return a;
+    return (a >> 16) | (uvec4(a.yzw, WORD(p, i + 4u)) << 16);
+#endif
+}
 
 #if WTYPE == 8 || WTYPE == 2
 #define BLOCK_VALUES 32u
@@ -43,33 +82,40 @@ int sb4(uint w, uint m) { return int(w << (24u - 8u * m)) >> 24; }
 #define ROW_BYTES(cols) ((cols) / 256u * 210u)
 #endif
 
+// 4 values of two words of F16 / BF16 (WTYPE 1 / 30), of a Q8_0 word (signed bytes), of a Q4_0
+// word of nibbles (minus 8)
+vec4 halves4(uint w0, uint w1) {
+#if WTYPE == 30
+    return vec4(uintBitsToFloat(w0 << 16), uintBitsToFloat(w0 & 0xffff0000u), uintBitsToFloat(w1 << 16),
+                uintBitsToFloat(w1 & 0xffff0000u));
+#else
+    return vec4(unpackHalf2x16(w0), unpackHalf2x16(w1));
+#endif
+}
+vec4 sbytes4(uint w) { return vec4(float(sb4(w, 0u)), float(sb4(w, 1u)), float(sb4(w, 2u)), float(sb4(w, 3u))); }
+vec4 nibbles4(uint w) { return vec4(float(w & 15u), float((w >> 8) & 15u), float((w >> 16) & 15u), float((w >> 24) & 15u)) - 8.0; }
+
 // load4(row, c, q): values c*32 + 4q .. c*32 + 4q + 3 (q in 0..7) of a row, so that 8
 // consecutive invocations read one 32-value chunk from consecutive addresses (coalesced on
 // GPUs, contiguous vector loads on CPU devices). For F32/F16/BF16 values past `cols` read as 0.
 vec4 load4(uint64_t row, uint c, uint q, uint cols) {
 #if WTYPE == 0
     uint base = c * 32u + 4u * q;
-    Words p = Words(row);
+    WPtr p = WPTR(row);
     if (base + 4u <= cols)
-        return vec4(uintBitsToFloat(p.w[base]), uintBitsToFloat(p.w[base + 1u]), uintBitsToFloat(p.w[base + 2u]),
-                    uintBitsToFloat(p.w[base + 3u]));
+        return vec4(uintBitsToFloat(WORD(p, base)), uintBitsToFloat(WORD(p, base + 1u)),
+                    uintBitsToFloat(WORD(p, base + 2u)), uintBitsToFloat(WORD(p, base + 3u)));
     vec4 v = vec4(0.0);
     for (uint i = 0; i < 4u; ++i)
-        if (base + i < cols) v[i] = uintBitsToFloat(p.w[base + i]);
+        if (base + i < cols) v[i] = uintBitsToFloat(WORD(p, base + i));
     return v;
 #elif WTYPE == 1 || WTYPE == 30
     uint base = c * 32u + 4u * q;
     uint64_t start = row + uint64_t(base) * 2u;
     uint64_t aligned = start & ~uint64_t(3);
-    Words p = Words(aligned);
+    WPtr p = WPTR(aligned);
     uint s = uint(start - aligned);
-    uint w0 = word4At(p, s), w1 = word4At(p, s + 4u);
-#if WTYPE == 1
-    vec4 v = vec4(unpackHalf2x16(w0), unpackHalf2x16(w1));
-#else
-    vec4 v = vec4(uintBitsToFloat(w0 << 16), uintBitsToFloat(w0 & 0xffff0000u), uintBitsToFloat(w1 << 16),
-                  uintBitsToFloat(w1 & 0xffff0000u));
-#endif
+    vec4 v = halves4(word4At(p, s), word4At(p, s + 4u));
     if (base + 4u > cols)
         for (uint i = 0; i < 4u; ++i)
             if (base + i >= cols) v[i] = 0.0;
@@ -78,23 +124,23 @@ vec4 load4(uint64_t row, uint c, uint q, uint cols) {
     uint64_t blk = row + uint64_t(c) * 34u;
     uint64_t aligned = blk & ~uint64_t(3);
     uint s = uint(blk - aligned);
-    Words p = Words(aligned);
+    WPtr p = WPTR(aligned);
     float d = halfAt(p, s);
     uint w = word4At(p, s + 2u + 4u * q);
-    return d * vec4(float(sb4(w, 0u)), float(sb4(w, 1u)), float(sb4(w, 2u)), float(sb4(w, 3u)));
+    return d * sbytes4(w);
 #elif WTYPE == 2
     uint64_t blk = row + uint64_t(c) * 18u;
     uint64_t aligned = blk & ~uint64_t(3);
     uint s = uint(blk - aligned);
-    Words p = Words(aligned);
+    WPtr p = WPTR(aligned);
     float d = halfAt(p, s);
     uint w = word4At(p, s + 2u + 4u * (q & 3u)) >> (q >= 4u ? 4u : 0u);
-    return d * (vec4(float(w & 15u), float((w >> 8) & 15u), float((w >> 16) & 15u), float((w >> 24) & 15u)) - 8.0);
+    return d * nibbles4(w);
 #elif WTYPE == 12
     uint64_t blk = row + uint64_t(c / 8u) * 144u;
     uint64_t aligned = blk & ~uint64_t(3);
     uint s = uint(blk - aligned);
-    Words p = Words(aligned);
+    WPtr p = WPTR(aligned);
     uint sb = c % 8u;
     float d = halfAt(p, s);
     float dmin = halfAt(p, s + 2u);
@@ -113,7 +159,7 @@ vec4 load4(uint64_t row, uint c, uint q, uint cols) {
     uint64_t blk = row + uint64_t(c / 8u) * 210u;
     uint64_t aligned = blk & ~uint64_t(3);
     uint s = uint(blk - aligned);
-    Words p = Words(aligned);
+    WPtr p = WPTR(aligned);
     uint cc = c % 8u;
     uint h = cc / 4u, qd = cc % 4u;
     float d = halfAt(p, s + 208u);
@@ -124,4 +170,49 @@ vec4 load4(uint64_t row, uint c, uint q, uint cols) {
                      int(((wl >> 16) & 15u) | (((wh >> 16) & 3u) << 4)), int(((wl >> 24) & 15u) | (((wh >> 24) & 3u) << 4)));
     return sc * vec4(qv - 32);
 #endif
+}
+
+// The 16 values c*32 + 16h .. c*32 + 16h + 15 of a row (h 0..1), as 4 vec4.
+void load16(uint64_t row, uint c, uint h, uint cols, out vec4 v[4]) {
+    const uint base = c * 32u + 16u * h;
+#if WTYPE == 0
+    if (base + 16u <= cols) {
+        WPtr p = WPTR(row);
+        [[unroll]] for (uint j = 0; j < 4u; ++j) v[j] = uintBitsToFloat(bytes16At(p, (base + 4u * j) * 4u));
+        return;
+    }
+#elif WTYPE == 1 || WTYPE == 30
+    if (base + 16u <= cols) {
+        uint64_t start = row + uint64_t(base) * 2u;
+        uint64_t aligned = start & ~uint64_t(3);
+        WPtr p = WPTR(aligned);
+        uint s = uint(start - aligned);
+        uvec4 a = bytes16At(p, s), b = bytes16At(p, s + 16u);
+        v[0] = halves4(a.x, a.y);
+        v[1] = halves4(a.z, a.w);
+        v[2] = halves4(b.x, b.y);
+        v[3] = halves4(b.z, b.w);
+        return;
+    }
+#elif WTYPE == 2
+    uint64_t blk = row + uint64_t(c) * 18u;
+    uint64_t aligned = blk & ~uint64_t(3);
+    uint s = uint(blk - aligned);
+    WPtr p = WPTR(aligned);
+    float d = halfAt(p, s);
+    uvec4 w = bytes16At(p, s + 2u) >> (4u * h);
+    [[unroll]] for (uint j = 0; j < 4u; ++j) v[j] = d * nibbles4(w[j]);
+    return;
+#elif WTYPE == 8
+    uint64_t blk = row + uint64_t(c) * 34u;
+    uint64_t aligned = blk & ~uint64_t(3);
+    uint s = uint(blk - aligned);
+    WPtr p = WPTR(aligned);
+    float d = halfAt(p, s);
+    uvec4 w = bytes16At(p, s + 2u + 16u * h);
+    [[unroll]] for (uint j = 0; j < 4u; ++j) v[j] = d * sbytes4(w[j]);
+    return;
+#endif
+    // the other types, and the tail of F32/F16/BF16 rows
+    [[unroll]] for (uint j = 0; j < 4u; ++j) v[j] = load4(row, c, 4u * h + j, cols);
 }

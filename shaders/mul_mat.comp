@@ -9,6 +9,9 @@
 // In the MoE modes W is (nExpert, rows, cols), expert e at byte e*expertStride (or, with the
 // expert cache, slots of the cache: expert e at slotTable[e]*expertStride), and
 // y is (nTok, k, rows); x rows are tokens, or token*k+slot when FLAG_X_PER_SLOT.
+// WTEXEL 1 (modes 0 and 1 with NT = 1): W is read through the texel view of its memory block
+// (dequant.glsl), 16 values per invocation (load16), and p.w,
+// expertStride are byte offsets in that view; x and y stay device addresses.
 // SG_REDUCE 1: the workgroup is exactly one subgroup (fixed subgroup size; chosen from DeviceCaps)
 // and dot products are reduced with subgroupAdd, without shared memory or barriers (a barrier
 // is costly on CPU-type devices, which run invocations as coroutines).
@@ -104,6 +107,38 @@ void main() {
     float acc[NR][NT];
     for (uint r = 0; r < NR; ++r)
         for (uint t = 0; t < NT; ++t) acc[r][t] = 0.0;
+#if WTEXEL
+    // texel path: each invocation takes 16 consecutive values (half h of a chunk, see load16),
+    // so that every texel fetch of 16 bytes is used whole
+    for (uint hc = tid; hc < nChunks * 2u; hc += WG) {
+        const uint c = hc >> 1, h = hc & 1u;
+        const uint base = c * 32u + 16u * h;
+        vec4 xv[NT][4];
+        for (uint t = 0; t < NT; ++t) {
+            if (t >= nt) break;
+            uint xo = xrow[t] * p.xStride + base;
+            [[unroll]] for (uint j = 0; j < 4u; ++j) {
+                if (base + 4u * j + 4u <= p.cols) {
+                    uint o = xo + 4u * j;
+                    xv[t][j] = xVec ? X4.v[o >> 2] : vec4(X.v[o], X.v[o + 1u], X.v[o + 2u], X.v[o + 3u]);
+                } else {
+                    xv[t][j] = vec4(0.0);
+                    for (uint i = 0; i < 4u; ++i)
+                        if (base + 4u * j + i < p.cols) xv[t][j][i] = X.v[xo + 4u * j + i];
+                }
+            }
+        }
+        for (uint r = 0; r < NR; ++r) {
+            if (r >= nr) break;
+            vec4 v[4];
+            load16(wbase + uint64_t(row0 + r) * uint64_t(ROW_BYTES(p.cols)), c, h, p.cols, v);
+            for (uint t = 0; t < NT; ++t) {
+                if (t >= nt) break;
+                acc[r][t] += dot(v[0], xv[t][0]) + dot(v[1], xv[t][1]) + dot(v[2], xv[t][2]) + dot(v[3], xv[t][3]);
+            }
+        }
+    }
+#else
     for (uint c = tid / 8u; c < nChunks; c += cpi) {
         uint base = c * 32u + 4u * q;
         vec4 xv[NT];
@@ -127,6 +162,7 @@ void main() {
             }
         }
     }
+#endif
     for (uint r = 0; r < NR; ++r) {
         if (r >= nr) break;
         uint row = row0 + r;

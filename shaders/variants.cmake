@@ -18,6 +18,7 @@ foreach(t f32:0 f16:1 bf16:30 q8_0:8 q4_0:2 q4_k:12 q6_k:14)
   moe_shader(mul_mat_moe_grouped_sg_${tname} mul_mat.comp WTYPE=${tid} MODE=2 SG_REDUCE=1)
 endforeach()
 
+include(${CMAKE_CURRENT_LIST_DIR}/variants_texel.cmake)
 include(${CMAKE_CURRENT_LIST_DIR}/variants_dense.cmake OPTIONAL)
 include(${CMAKE_CURRENT_LIST_DIR}/variants_moe.cmake OPTIONAL)
 include(${CMAKE_CURRENT_LIST_DIR}/variants_roofline.cmake OPTIONAL)

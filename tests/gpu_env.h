@@ -54,6 +54,23 @@ struct GpuEnv {
     }
 };
 
+// The weight read paths of the device's mul_mat kernels (kernels_matmul.cpp): texel views
+// (texel = true; when enabled, as on CPU-type devices) and device addresses (always). Tests of
+// the weight kernels run every case on each, under a WeightReadPath.
+inline std::vector<bool> weightReadPaths() {
+    if (GpuEnv::dev().texelWeights()) return {true, false};
+    return {false};
+}
+struct WeightReadPath {
+    bool saved;
+    explicit WeightReadPath(bool texel) : saved(GpuEnv::dev().texelWeights()) {
+        GpuEnv::dev().setTexelWeights(texel);
+    }
+    ~WeightReadPath() { GpuEnv::dev().setTexelWeights(saved); }
+    WeightReadPath(const WeightReadPath&) = delete;
+    WeightReadPath& operator=(const WeightReadPath&) = delete;
+};
+
 // Allocate a device buffer and fill it from host data.
 template <class T>
 inline vk::Buffer upload(const std::vector<T>& data, vk::MemoryTag tag = vk::MemoryTag::Scratch) {

@@ -24,6 +24,9 @@ double runMulMat(GgmlType t, Shape s, uint32_t seed) {
     std::vector<float> ref(size_t(s.nTok) * s.rows);
     cpu::matMul(t, w.bytes.data(), s.rows, s.cols, x.data(), s.nTok, ref.data());
     auto wb = upload(w.bytes, vk::MemoryTag::Weights);
+    // the texel path reads through the view of the weights' block (when the view covers it)
+    if (d.texelWeights() && wb.size() <= uint64_t(d.caps().maxTexelBufferElements) * 16)
+        CHECK(d.allocator().texelWindow(wb.address()).set != VK_NULL_HANDLE);
     auto xb = upload(x);
     auto yb = deviceBuffer(ref.size() * 4);
     vk::Commands cmd(d);
@@ -43,14 +46,18 @@ TEST_CASE("mul_mat matches the CPU reference for every weight type and awkward s
         const uint32_t bs = uint32_t(cpu::blockSize(t));
         std::vector<Shape> shapes = {{1, 256, 1}, {37, 512, 1}, {100, 256, 7}, {64, 1024, 130}, {129, 768, 9}};
         if (bs == 1) shapes.push_back({33, 100, 3}), shapes.push_back({5, 1, 1}), shapes.push_back({17, 4097, 2});
-        uint32_t seed = 11;
-        for (auto s : shapes) {
-            CAPTURE(typeName(t));
-            CAPTURE(s.rows);
-            CAPTURE(s.cols);
-            CAPTURE(s.nTok);
-            double e = runMulMat(t, s, seed++);
-            CHECK(e < 1e-10);
+        for (bool texel : weightReadPaths()) {
+            WeightReadPath path(texel);
+            uint32_t seed = 11;
+            for (auto s : shapes) {
+                CAPTURE(texel);
+                CAPTURE(typeName(t));
+                CAPTURE(s.rows);
+                CAPTURE(s.cols);
+                CAPTURE(s.nTok);
+                double e = runMulMat(t, s, seed++);
+                CHECK(e < 1e-10);
+            }
         }
     }
 }
@@ -63,8 +70,12 @@ TEST_CASE("mul_mat reads a weight tensor larger than maxStorageBufferRange") {
     const uint32_t cols = 2048;
     const uint32_t rows = uint32_t(target / (cols * 2)) + 1;
     CAPTURE(rows);
-    double e = runMulMat(GgmlType::F16, {rows, cols, 1}, 99);
-    CHECK(e < 1e-10);
+    for (bool texel : weightReadPaths()) {
+        WeightReadPath path(texel);
+        CAPTURE(texel);
+        double e = runMulMat(GgmlType::F16, {rows, cols, 1}, 99);
+        CHECK(e < 1e-10);
+    }
 }
 
 TEST_CASE("get_rows (embedding) matches the CPU reference for every type") {

@@ -203,17 +203,21 @@ void checkExpertProducts(GgmlType t, uint32_t nExpert, uint32_t k, uint32_t nTok
 
 TEST_CASE("expert-indexed products (direct and grouped) match the CPU reference") {
     ValidationGuard guard;
-    uint32_t seed = 7;
-    // 8 experts top-2, 64 top-8, 128 top-8; 1 token and 100+ tokens; gate/up and down inputs
-    for (GgmlType t : {GgmlType::F32, GgmlType::Q8_0, GgmlType::Q4_K}) {
-        const uint32_t cols = cpu::blockSize(t) == 256 ? 256 : 96;
-        checkExpertProducts(t, 8, 2, 1, 48, cols, false, seed++);
-        checkExpertProducts(t, 8, 2, 130, 40, cols, true, seed++);
+    for (bool texel : weightReadPaths()) {
+        WeightReadPath path(texel);
+        CAPTURE(texel);
+        uint32_t seed = 7;
+        // 8 experts top-2, 64 top-8, 128 top-8; 1 token and 100+ tokens; gate/up and down inputs
+        for (GgmlType t : {GgmlType::F32, GgmlType::Q8_0, GgmlType::Q4_K}) {
+            const uint32_t cols = cpu::blockSize(t) == 256 ? 256 : 96;
+            checkExpertProducts(t, 8, 2, 1, 48, cols, false, seed++);
+            checkExpertProducts(t, 8, 2, 130, 40, cols, true, seed++);
+        }
+        for (GgmlType t : kWeightTypes) checkExpertProducts(t, 64, 8, 3, 32, 256, false, seed++);
+        checkExpertProducts(GgmlType::Q8_0, 64, 8, 101, 24, 128, true, seed++);
+        checkExpertProducts(GgmlType::Q6_K, 128, 8, 1, 16, 256, false, seed++);
+        checkExpertProducts(GgmlType::F16, 128, 8, 120, 16, 64, false, seed++);
     }
-    for (GgmlType t : kWeightTypes) checkExpertProducts(t, 64, 8, 3, 32, 256, false, seed++);
-    checkExpertProducts(GgmlType::Q8_0, 64, 8, 101, 24, 128, true, seed++);
-    checkExpertProducts(GgmlType::Q6_K, 128, 8, 1, 16, 256, false, seed++);
-    checkExpertProducts(GgmlType::F16, 128, 8, 120, 16, 64, false, seed++);
 }
 
 TEST_CASE("moe_combine sums weighted expert rows and accumulates into the residual") {

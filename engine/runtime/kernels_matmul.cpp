@@ -16,20 +16,39 @@ uint32_t reductionWorkgroup(const vk::DeviceCaps& caps) {
     return p;
 }
 
-Result<ShaderId> typedShader(ShaderId f32Variant, GgmlType t) {
-    // variants.cmake emits, per type: mul_mat, mul_mat_moe, mul_mat_moe_grouped, get_rows
-    uint32_t idx;
+// Position of a weight type in the per-type loops of variants.cmake and variants_texel.cmake.
+static Result<uint32_t> typeIndex(GgmlType t) {
     switch (t) {
-        case GgmlType::F32: idx = 0; break;
-        case GgmlType::F16: idx = 1; break;
-        case GgmlType::BF16: idx = 2; break;
-        case GgmlType::Q8_0: idx = 3; break;
-        case GgmlType::Q4_0: idx = 4; break;
-        case GgmlType::Q4_K: idx = 5; break;
-        case GgmlType::Q6_K: idx = 6; break;
+        case GgmlType::F32: return 0u;
+        case GgmlType::F16: return 1u;
+        case GgmlType::BF16: return 2u;
+        case GgmlType::Q8_0: return 3u;
+        case GgmlType::Q4_0: return 4u;
+        case GgmlType::Q4_K: return 5u;
+        case GgmlType::Q6_K: return 6u;
         default: return makeError("no kernel for weight type " + typeName(t));
     }
+}
+
+Result<ShaderId> typedShader(ShaderId f32Variant, GgmlType t) {
+    // variants.cmake emits, per type: mul_mat, mul_mat_moe, mul_mat_moe_grouped, get_rows and
+    // the three _sg variants
+    MOE_ASSIGN(uint32_t idx, typeIndex(t));
     return static_cast<ShaderId>(static_cast<uint32_t>(f32Variant) + idx * 7);
+}
+
+// Types whose texel kernels read 16 bytes per fetch (load16 in dequant.glsl); the others would
+// fetch a texel per word, no faster than device addresses.
+static bool texelType(GgmlType t) {
+    return t == GgmlType::F32 || t == GgmlType::F16 || t == GgmlType::BF16 || t == GgmlType::Q8_0 ||
+           t == GgmlType::Q4_0;
+}
+
+// The texel-read variant: variants_texel.cmake emits 4 per texelType (dense and direct, each
+// reduction), in the order of typeIndex.
+static Result<ShaderId> texelShader(ShaderId f32Variant, GgmlType t) {
+    MOE_ASSIGN(uint32_t idx, typeIndex(t));
+    return static_cast<ShaderId>(static_cast<uint32_t>(f32Variant) + idx * 4);
 }
 
 MatMulShape matMulShape(const vk::DeviceCaps& caps) {
@@ -52,14 +71,57 @@ static Status checkCols(GgmlType t, uint32_t cols) {
 
 static constexpr uint32_t kMaxGroups = 65535;  // guaranteed minimum of maxComputeWorkGroupCount
 
-// Pipeline of one mul_mat mode for weight type t, shaped by the caps (nt tokens per workgroup);
-// rowsPerGroup receives the rows each workgroup computes.
-static Result<const vk::Pipeline*> matMulPipeline(vk::Device& dev, GgmlType t, ShaderId sharedF32, ShaderId sgF32,
-                                                  uint32_t nt, uint32_t& rowsPerGroup) {
+// The F32 variants of one mul_mat mode: address reads (shared / subgroup reduction), texel reads
+// (hasTexel: one token per workgroup only).
+struct ModeShaders {
+    ShaderId shared, sg, sharedTx, sgTx;
+    bool hasTexel = true;
+};
+static constexpr ModeShaders kDense{ShaderId::mul_mat_f32, ShaderId::mul_mat_sg_f32, ShaderId::mul_mat_tx_f32,
+                                    ShaderId::mul_mat_sg_tx_f32};
+static constexpr ModeShaders kMoeDirect{ShaderId::mul_mat_moe_f32, ShaderId::mul_mat_moe_sg_f32,
+                                        ShaderId::mul_mat_moe_tx_f32, ShaderId::mul_mat_moe_sg_tx_f32};
+static constexpr ModeShaders kMoeGrouped{ShaderId::mul_mat_moe_grouped_f32, ShaderId::mul_mat_moe_grouped_sg_f32,
+                                         ShaderId::mul_mat_moe_grouped_f32, ShaderId::mul_mat_moe_grouped_sg_f32, false};
+
+// One mul_mat dispatch's kernel: the pipeline, the descriptor set of the texel view holding the
+// weights (null: device addresses) and the weights' position to push (address or view offset).
+struct MatMulKernel {
+    const vk::Pipeline* pipeline = nullptr;
+    VkDescriptorSet set = VK_NULL_HANDLE;
+    uint64_t w = 0;
+    uint32_t rowsPerGroup = 1;
+    template <class Push>
+    void dispatch(vk::Commands& cmd, const Push& pc, uint32_t gx, uint32_t gy = 1, uint32_t gz = 1) const {
+        if (set) cmd.dispatch(*pipeline, set, pc, gx, gy, gz);
+        else cmd.dispatch(*pipeline, pc, gx, gy, gz);
+    }
+};
+
+// Kernel of one mul_mat mode for weight type t at device address w, shaped by the caps (nt
+// tokens per workgroup). Texel reads when the device uses them, the type has 16-byte texel loads
+// (texelType), the product has one token per workgroup (decode: the texel kernel gives each
+// invocation 16 values, and with 8 tokens their x values spill; prefill of the bench-shaped
+// model fell from 126 to 60-80 tok/s on lavapipe) and a view covers w's block (every expert and
+// slot of a weight buffer is in that block); else device addresses.
+static Result<MatMulKernel> matMulKernel(vk::Device& dev, GgmlType t, const ModeShaders& m, uint32_t nt, uint64_t w) {
     const MatMulShape ms = matMulShape(dev.caps());
-    MOE_ASSIGN(ShaderId id, typedShader(pick(sharedF32, sgF32, ms), t));
-    rowsPerGroup = ms.rows;
-    return dev.pipeline(id, {{ms.workgroup, ms.rows, nt}});
+    const vk::SpecConstants spec{{ms.workgroup, ms.rows, nt}};
+    MatMulKernel k;
+    k.rowsPerGroup = ms.rows;
+    k.w = w;
+    const bool texel = dev.texelWeights() && m.hasTexel && nt == 1 && texelType(t);
+    const vk::TexelWindow win = texel ? dev.allocator().texelWindow(w) : vk::TexelWindow{};
+    if (win.set) {
+        MOE_ASSIGN(ShaderId id, texelShader(pick(m.sharedTx, m.sgTx, ms), t));
+        MOE_ASSIGN(k.pipeline, dev.pipeline(id, spec, true));
+        k.set = win.set;
+        k.w = w - win.base;
+        return k;
+    }
+    MOE_ASSIGN(ShaderId id, typedShader(pick(m.shared, m.sg, ms), t));
+    MOE_ASSIGN(k.pipeline, dev.pipeline(id, spec));
+    return k;
 }
 
 static push::MatMulPush matMulPush(uint64_t w, uint64_t x, uint64_t y, uint32_t rows, uint32_t cols, uint32_t nTok,
@@ -80,16 +142,16 @@ Status mulMat(vk::Device& dev, vk::Commands& cmd, GgmlType t, uint64_t w, uint32
               uint32_t xStride, uint64_t y, uint32_t yStride, uint32_t nTok) {
     MOE_TRY(checkCols(t, cols));
     const uint32_t nt = nTok == 1 ? 1 : 8;
-    uint32_t nr = 1;
-    MOE_ASSIGN(const vk::Pipeline* p, matMulPipeline(dev, t, ShaderId::mul_mat_f32, ShaderId::mul_mat_sg_f32, nt, nr));
-    push::MatMulPush pc = matMulPush(w, x, y, rows, cols, nTok, xStride, yStride);
+    MOE_ASSIGN(const MatMulKernel k, matMulKernel(dev, t, kDense, nt, w));
+    const uint32_t nr = k.rowsPerGroup;
+    push::MatMulPush pc = matMulPush(k.w, x, y, rows, cols, nTok, xStride, yStride);
     const uint32_t tokGroups = (nTok + nt - 1) / nt;
     if (tokGroups > kMaxGroups) return makeError("too many tokens in one matmul");
     // huge row counts (vocabularies) are split into several dispatches
     const uint32_t rowGroups = (rows + nr - 1) / nr;
     for (uint32_t g0 = 0; g0 < rowGroups; g0 += kMaxGroups) {
         pc.rowBase = g0 * nr;
-        cmd.dispatch(*p, pc, std::min(kMaxGroups, rowGroups - g0), tokGroups);
+        k.dispatch(cmd, pc, std::min(kMaxGroups, rowGroups - g0), tokGroups);
     }
     return {};
 }
@@ -98,10 +160,9 @@ Status mulMatMoeDirect(vk::Device& dev, vk::Commands& cmd, GgmlType t, uint64_t 
                        uint32_t rows, uint32_t cols, uint64_t x, bool xPerSlot, uint64_t ids, uint32_t k,
                        uint64_t y, uint32_t nTok, uint64_t slotTable) {
     MOE_TRY(checkCols(t, cols));
-    uint32_t nr = 1;
-    MOE_ASSIGN(const vk::Pipeline* p,
-               matMulPipeline(dev, t, ShaderId::mul_mat_moe_f32, ShaderId::mul_mat_moe_sg_f32, 1, nr));
-    push::MatMulPush pc = matMulPush(w, x, y, rows, cols, nTok, cols, rows);
+    MOE_ASSIGN(const MatMulKernel kn, matMulKernel(dev, t, kMoeDirect, 1, w));
+    const uint32_t nr = kn.rowsPerGroup;
+    push::MatMulPush pc = matMulPush(kn.w, x, y, rows, cols, nTok, cols, rows);
     pc.ids = ids;
     pc.expertStride = expertStride;
     pc.slotTable = slotTable;
@@ -109,7 +170,7 @@ Status mulMatMoeDirect(vk::Device& dev, vk::Commands& cmd, GgmlType t, uint64_t 
     pc.flags = xPerSlot ? FLAG_X_PER_SLOT : 0;
     const uint32_t rowGroups = (rows + nr - 1) / nr;
     if (rowGroups > kMaxGroups || nTok * k > kMaxGroups) return makeError("expert product too large for one dispatch");
-    cmd.dispatch(*p, pc, rowGroups, nTok * k);
+    kn.dispatch(cmd, pc, rowGroups, nTok * k);
     return {};
 }
 
@@ -118,10 +179,9 @@ Status mulMatMoeGrouped(vk::Device& dev, vk::Commands& cmd, GgmlType t, uint64_t
                         uint32_t k, uint64_t y, uint32_t nTok, uint64_t slotTable) {
     MOE_TRY(checkCols(t, cols));
     const uint32_t nt = 8;
-    uint32_t nr = 1;
-    MOE_ASSIGN(const vk::Pipeline* p,
-               matMulPipeline(dev, t, ShaderId::mul_mat_moe_grouped_f32, ShaderId::mul_mat_moe_grouped_sg_f32, nt, nr));
-    push::MatMulPush pc = matMulPush(w, x, y, rows, cols, nTok, cols, rows);
+    MOE_ASSIGN(const MatMulKernel kn, matMulKernel(dev, t, kMoeGrouped, nt, w));
+    const uint32_t nr = kn.rowsPerGroup;
+    push::MatMulPush pc = matMulPush(kn.w, x, y, rows, cols, nTok, cols, rows);
     pc.groups = groups;
     pc.expertStride = expertStride;
     pc.slotTable = slotTable;
@@ -133,7 +193,7 @@ Status mulMatMoeGrouped(vk::Device& dev, vk::Commands& cmd, GgmlType t, uint64_t
     const uint32_t tokTiles = (nTok + nt - 1) / nt;
     if (rowGroups > kMaxGroups || nExpert > kMaxGroups || tokTiles > kMaxGroups)
         return makeError("expert product too large for one dispatch");
-    cmd.dispatch(*p, pc, rowGroups, nExpert, tokTiles);
+    kn.dispatch(cmd, pc, rowGroups, nExpert, tokTiles);
     return {};
 }
 

@@ -7,7 +7,7 @@ namespace moe::rt {
 
 std::string kernelFamily(const std::string& shaderName) {
     std::string s = shaderName;
-    // weight type suffix (variants.cmake), then the subgroup-reduction marker
+    // weight type suffix (variants.cmake), then the texel-read and subgroup-reduction markers
     for (const char* t : {"_f32", "_f16", "_bf16", "_q8_0", "_q4_0", "_q4_k", "_q6_k"}) {
         const std::string suf = t;
         if (s.size() > suf.size() && s.compare(s.size() - suf.size(), suf.size(), suf) == 0) {
@@ -15,7 +15,8 @@ std::string kernelFamily(const std::string& shaderName) {
             break;
         }
     }
-    if (s.size() > 3 && s.compare(s.size() - 3, 3, "_sg") == 0) s.resize(s.size() - 3);
+    for (const char* m : {"_tx", "_sg"})
+        if (s.size() > 3 && s.compare(s.size() - 3, 3, m) == 0) s.resize(s.size() - 3);
     return s;
 }
 

@@ -97,6 +97,10 @@ DeviceCaps probeCaps(VkPhysicalDevice pd, uint32_t index) {
     c.maxSubgroupSize = v13 ? subCtl.maxSubgroupSize : sub.subgroupSize;
     c.maxStorageBufferRange = p.limits.maxStorageBufferRange;
     c.maxTexelBufferElements = p.limits.maxTexelBufferElements;
+    c.minTexelBufferOffsetAlignment = p.limits.minTexelBufferOffsetAlignment;
+    VkFormatProperties rgba32{};
+    vkGetPhysicalDeviceFormatProperties(pd, VK_FORMAT_R32G32B32A32_UINT, &rgba32);
+    c.uniformTexelRgba32ui = (rgba32.bufferFeatures & VK_FORMAT_FEATURE_UNIFORM_TEXEL_BUFFER_BIT) != 0;
     c.maxMemoryAllocationSize = m3.maxMemoryAllocationSize;
     c.maxComputeSharedMemorySize = p.limits.maxComputeSharedMemorySize;
     c.maxWorkGroupInvocations = p.limits.maxComputeWorkGroupInvocations;

@@ -42,7 +42,9 @@ struct DeviceCaps {
 
     // limits
     uint64_t maxStorageBufferRange = 0;
-    uint32_t maxTexelBufferElements = 0;  // texels of one buffer view (the roofline's texel read path)
+    uint32_t maxTexelBufferElements = 0;  // texels of one buffer view (roofline, texel weight reads)
+    uint64_t minTexelBufferOffsetAlignment = 0;
+    bool uniformTexelRgba32ui = false;    // RGBA32UI uniform texel buffers (texel weight reads)
     uint64_t maxMemoryAllocationSize = 0;
     uint32_t maxComputeSharedMemorySize = 0;
     uint32_t maxWorkGroupInvocations = 0;
@@ -56,6 +58,11 @@ struct DeviceCaps {
     std::vector<MemoryHeapInfo> heaps;
 
     uint64_t deviceLocalBytes() const;
+    // Weights read through uniform texel buffer views (texelFetch) instead of device addresses:
+    // on CPU-type devices (gallivm) a texel fetch is a vectorized gather while every buffer
+    // device address load is a per-lane scalar loop. GPUs keep the address path.
+    bool texelWeightsCapable() const { return uniformTexelRgba32ui && maxTexelBufferElements >= (1u << 20); }
+    bool prefersTexelWeights() const { return texelWeightsCapable() && type == VK_PHYSICAL_DEVICE_TYPE_CPU; }
     std::string typeName() const;
     // What the engine needs and this device lacks; empty when usable.
     std::string missingRequirements() const;

@@ -51,9 +51,11 @@ void Commands::reset() {
     begin();
 }
 
-void Commands::dispatchRaw(const Pipeline& p, const void* push, uint32_t pushBytes, uint32_t gx, uint32_t gy, uint32_t gz) {
+void Commands::dispatchRaw(const Pipeline& p, const void* push, uint32_t pushBytes, uint32_t gx, uint32_t gy, uint32_t gz,
+                           VkDescriptorSet set) {
     vkCmdBindPipeline(cmd_, VK_PIPELINE_BIND_POINT_COMPUTE, p.handle());
-    vkCmdPushConstants(cmd_, dev_.pipelineLayout(), VK_SHADER_STAGE_COMPUTE_BIT, 0, pushBytes, push);
+    if (set) vkCmdBindDescriptorSets(cmd_, VK_PIPELINE_BIND_POINT_COMPUTE, p.layout(), 0, 1, &set, 0, nullptr);
+    vkCmdPushConstants(cmd_, p.layout(), VK_SHADER_STAGE_COMPUTE_BIT, 0, pushBytes, push);
     vkCmdDispatch(cmd_, gx, gy, gz);
     ++dispatches_;
     dev_.counts_.dispatches.fetch_add(1, std::memory_order_relaxed);

@@ -1,6 +1,7 @@
 // Logical device creation with the features the engine uses, pipelines, simple transfers.
 #include "vk/device.h"
 
+#include <cstdlib>
 #include <cstring>
 
 #include "vk/check.h"
@@ -67,10 +68,24 @@ Result<std::unique_ptr<Device>> Device::create(Instance& instance, uint32_t inde
     li.pushConstantRangeCount = 1;
     li.pPushConstantRanges = &pcr;
     VK_CHECK(vkCreatePipelineLayout(d->device_, &li, nullptr, &d->layout_));
+    const char* mode = std::getenv("MOESCOPE_WEIGHT_READ");
+    const bool forceBda = mode && std::strcmp(mode, "bda") == 0;
+    const bool forceTexel = mode && std::strcmp(mode, "texel") == 0;
+    if (c.texelWeightsCapable() && !forceBda && (forceTexel || c.prefersTexelWeights())) {
+        VkDescriptorSetLayoutBinding b{0, VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, 1, VK_SHADER_STAGE_COMPUTE_BIT, nullptr};
+        VkDescriptorSetLayoutCreateInfo sl{VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO};
+        sl.bindingCount = 1;
+        sl.pBindings = &b;
+        VK_CHECK(vkCreateDescriptorSetLayout(d->device_, &sl, nullptr, &d->texelSetLayout_));
+        li.setLayoutCount = 1;
+        li.pSetLayouts = &d->texelSetLayout_;
+        VK_CHECK(vkCreatePipelineLayout(d->device_, &li, nullptr, &d->texelLayout_));
+        d->texelWeights_ = true;
+    }
     VkPipelineCacheCreateInfo pcci{VK_STRUCTURE_TYPE_PIPELINE_CACHE_CREATE_INFO};
     VK_CHECK(vkCreatePipelineCache(d->device_, &pcci, nullptr, &d->cache_));
 
-    d->allocator_ = std::make_unique<Allocator>(d->device_, d->physical_, c);
+    d->allocator_ = std::make_unique<Allocator>(d->device_, d->physical_, c, d->texelSetLayout_);
     return d;
 }
 
@@ -81,6 +96,8 @@ Device::~Device() {
     allocator_.reset();
     if (cache_) vkDestroyPipelineCache(device_, cache_, nullptr);
     if (layout_) vkDestroyPipelineLayout(device_, layout_, nullptr);
+    if (texelLayout_) vkDestroyPipelineLayout(device_, texelLayout_, nullptr);
+    if (texelSetLayout_) vkDestroyDescriptorSetLayout(device_, texelSetLayout_, nullptr);
     if (pool_) vkDestroyCommandPool(device_, pool_, nullptr);
     vkDestroyDevice(device_, nullptr);
 }
@@ -110,8 +127,9 @@ void Device::recycleCommandBuffer(VkCommandBuffer cmd) {
     spareCommandBuffers_.push_back(cmd);
 }
 
-Result<const Pipeline*> Device::pipeline(ShaderId id, const SpecConstants& spec) {
-    auto key = std::make_pair(static_cast<uint32_t>(id), spec);
+Result<const Pipeline*> Device::pipeline(ShaderId id, const SpecConstants& spec, bool texelSet) {
+    if (texelSet && !texelLayout_) return makeError("texel weight reads are not enabled on this device");
+    auto key = std::make_tuple(static_cast<uint32_t>(id), spec, texelSet);
     if (auto it = pipelines_.find(key); it != pipelines_.end()) return static_cast<const Pipeline*>(it->second.get());
     const ShaderBlob& blob = shaderBlob(id);
     VkShaderModuleCreateInfo mi{VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO};
@@ -131,13 +149,14 @@ Result<const Pipeline*> Device::pipeline(ShaderId id, const SpecConstants& spec)
     pci.stage.module = module;
     pci.stage.pName = "main";
     pci.stage.pSpecializationInfo = spec.values.empty() ? nullptr : &si;
-    pci.layout = layout_;
+    const VkPipelineLayout layout = texelSet ? texelLayout_ : layout_;
+    pci.layout = layout;
     VkPipeline p;
     r = vkCreateComputePipelines(device_, cache_, 1, &pci, nullptr, &p);
     vkDestroyShaderModule(device_, module, nullptr);
     if (r != VK_SUCCESS) return makeError(vkErrorText("vkCreateComputePipelines", r) + " for " + blob.name);
     auto& slot = pipelines_[key];
-    slot = std::make_unique<Pipeline>(device_, p, id);
+    slot = std::make_unique<Pipeline>(device_, p, id, layout);
     return static_cast<const Pipeline*>(slot.get());
 }
 

@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <tuple>
 #include <vector>
 
 #include "core/result.h"
@@ -50,9 +51,16 @@ public:
     Allocator& allocator() { return *allocator_; }
     Instance& instance() { return *instance_; }
 
-    // Pipelines are created on first use and cached for the device's lifetime.
-    Result<const Pipeline*> pipeline(ShaderId id, const SpecConstants& spec = {});
+    // Pipelines are created on first use and cached for the device's lifetime. texelSet: the
+    // pipeline reads descriptor set 0 = one uniform texel buffer (a block's view, see memory.h).
+    Result<const Pipeline*> pipeline(ShaderId id, const SpecConstants& spec = {}, bool texelSet = false);
     VkPipelineLayout pipelineLayout() const { return layout_; }
+
+    // Weight kernels read through the blocks' texel views (kernels_matmul.cpp) when true. The
+    // views exist when the caps prefer that path (CPU-type devices) or MOESCOPE_WEIGHT_READ=texel
+    // forces it; MOESCOPE_WEIGHT_READ=bda keeps device addresses. Tests switch at run time.
+    bool texelWeights() const { return texelWeights_ && texelSetLayout_; }
+    void setTexelWeights(bool on) { texelWeights_ = on; }
 
     Result<Buffer> allocate(VkDeviceSize size, MemoryKind kind, MemoryTag tag, const char* what = nullptr) {
         return allocator_->allocate(size, kind, tag, what);
@@ -84,10 +92,13 @@ private:
     VkQueue queue_ = VK_NULL_HANDLE;
     VkCommandPool pool_ = VK_NULL_HANDLE;
     VkPipelineLayout layout_ = VK_NULL_HANDLE;
+    VkDescriptorSetLayout texelSetLayout_ = VK_NULL_HANDLE;
+    VkPipelineLayout texelLayout_ = VK_NULL_HANDLE;  // texelSetLayout_ + the push constants
+    bool texelWeights_ = false;
     VkPipelineCache cache_ = VK_NULL_HANDLE;
     DeviceCaps caps_;
     std::unique_ptr<Allocator> allocator_;
-    std::map<std::pair<uint32_t, SpecConstants>, std::unique_ptr<Pipeline>> pipelines_;
+    std::map<std::tuple<uint32_t, SpecConstants, bool>, std::unique_ptr<Pipeline>> pipelines_;
     std::mutex spareMutex_;
     std::vector<VkCommandBuffer> spareCommandBuffers_;  // reset, freed with the pool
     struct {
@@ -97,17 +108,20 @@ private:
 
 class Pipeline {
 public:
-    Pipeline(VkDevice dev, VkPipeline p, ShaderId id) : device_(dev), pipeline_(p), id_(id) {}
+    Pipeline(VkDevice dev, VkPipeline p, ShaderId id, VkPipelineLayout layout)
+        : device_(dev), pipeline_(p), id_(id), layout_(layout) {}
     ~Pipeline() { if (pipeline_) vkDestroyPipeline(device_, pipeline_, nullptr); }
     Pipeline(const Pipeline&) = delete;
     Pipeline& operator=(const Pipeline&) = delete;
     VkPipeline handle() const { return pipeline_; }
     ShaderId id() const { return id_; }
+    VkPipelineLayout layout() const { return layout_; }
 
 private:
     VkDevice device_;
     VkPipeline pipeline_;
     ShaderId id_;
+    VkPipelineLayout layout_;
 };
 
 }  // namespace moe::vk

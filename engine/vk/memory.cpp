@@ -77,7 +77,8 @@ void Buffer::release() {
     address_ = 0;
 }
 
-Allocator::Allocator(VkDevice device, VkPhysicalDevice pd, const DeviceCaps& caps) : device_(device), caps_(caps) {
+Allocator::Allocator(VkDevice device, VkPhysicalDevice pd, const DeviceCaps& caps, VkDescriptorSetLayout texelSetLayout)
+    : device_(device), caps_(caps), texelSetLayout_(texelSetLayout) {
     vkGetPhysicalDeviceMemoryProperties(pd, &memProps_);
     int dev = memoryType(MemoryKind::Device);
     deviceHostVisible_ = dev >= 0 && (memProps_.memoryTypes[dev].propertyFlags & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT) &&
@@ -97,6 +98,8 @@ Allocator::~Allocator() {
 }
 
 void Allocator::destroyBlock(Block& b) {
+    if (b.pool) vkDestroyDescriptorPool(device_, b.pool, nullptr);  // frees b.set
+    if (b.view) vkDestroyBufferView(device_, b.view, nullptr);
     if (b.mapped) vkUnmapMemory(device_, b.memory);
     if (b.buffer) vkDestroyBuffer(device_, b.buffer, nullptr);
     if (b.memory) {
@@ -182,7 +185,48 @@ int Allocator::memoryType(MemoryKind kind) const {
     return best;
 }
 
-Result<uint32_t> Allocator::newBlock(VkDeviceSize size, MemoryKind kind, bool dedicated, const char* what) {
+Status Allocator::createTexelView(Block& b) {
+    const VkDeviceSize texels = std::min<VkDeviceSize>(b.size / 16, caps_.maxTexelBufferElements);
+    VkBufferViewCreateInfo vi{VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO};
+    vi.buffer = b.buffer;
+    vi.format = VK_FORMAT_R32G32B32A32_UINT;
+    vi.offset = 0;
+    vi.range = texels * 16;
+    VkResult r = vkCreateBufferView(device_, &vi, nullptr, &b.view);
+    if (r != VK_SUCCESS) return makeError(vkErrorText("vkCreateBufferView", r));
+    VkDescriptorPoolSize ps{VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, 1};
+    VkDescriptorPoolCreateInfo dp{VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO};
+    dp.maxSets = 1;
+    dp.poolSizeCount = 1;
+    dp.pPoolSizes = &ps;
+    r = vkCreateDescriptorPool(device_, &dp, nullptr, &b.pool);
+    if (r != VK_SUCCESS) return makeError(vkErrorText("vkCreateDescriptorPool", r));
+    VkDescriptorSetAllocateInfo sa{VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO};
+    sa.descriptorPool = b.pool;
+    sa.descriptorSetCount = 1;
+    sa.pSetLayouts = &texelSetLayout_;
+    r = vkAllocateDescriptorSets(device_, &sa, &b.set);
+    if (r != VK_SUCCESS) return makeError(vkErrorText("vkAllocateDescriptorSets", r));
+    VkWriteDescriptorSet w{VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET};
+    w.dstSet = b.set;
+    w.dstBinding = 0;
+    w.descriptorCount = 1;
+    w.descriptorType = VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER;
+    w.pTexelBufferView = &b.view;
+    vkUpdateDescriptorSets(device_, 1, &w, 0, nullptr);
+    b.viewCoversBlock = texels * 16 >= b.size;
+    return {};
+}
+
+TexelWindow Allocator::texelWindow(uint64_t address) const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (const auto& b : blocks_)
+        if (b && b->texel && b->viewCoversBlock && address >= b->address && address < b->address + b->size)
+            return {b->set, b->address};
+    return {};
+}
+
+Result<uint32_t> Allocator::newBlock(VkDeviceSize size, MemoryKind kind, bool dedicated, bool texel, const char* what) {
     const std::string forWhat = what ? what : "a buffer";
     int type = memoryType(kind);
     if (type < 0) return makeError("no suitable Vulkan memory type for " + forWhat);
@@ -202,12 +246,14 @@ Result<uint32_t> Allocator::newBlock(VkDeviceSize size, MemoryKind kind, bool de
     b->size = size;
     b->kind = kind;
     b->dedicated = dedicated;
+    b->texel = texel;
     b->heap = heap;
 
     VkBufferCreateInfo bi{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
     bi.size = size;
     bi.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT |
                VK_BUFFER_USAGE_SHADER_DEVICE_ADDRESS_BIT;
+    if (texel) bi.usage |= VK_BUFFER_USAGE_UNIFORM_TEXEL_BUFFER_BIT;
     bi.sharingMode = VK_SHARING_MODE_EXCLUSIVE;
     VkResult r = vkCreateBuffer(device_, &bi, nullptr, &b->buffer);
     if (r != VK_SUCCESS) return makeError(vkErrorText("vkCreateBuffer", r) + " for " + forWhat);
@@ -258,6 +304,11 @@ Result<uint32_t> Allocator::newBlock(VkDeviceSize size, MemoryKind kind, bool de
     VkBufferDeviceAddressInfo addr{VK_STRUCTURE_TYPE_BUFFER_DEVICE_ADDRESS_INFO};
     addr.buffer = b->buffer;
     b->address = vkGetBufferDeviceAddress(device_, &addr);
+    if (texel)
+        if (Status st = createTexelView(*b); !st.ok()) {
+            destroyBlock(*b);
+            return makeError(st.message() + " for " + forWhat);
+        }
     b->freeList[0] = size;
     for (uint32_t i = 0; i < blocks_.size(); ++i)
         if (!blocks_[i]) {
@@ -271,6 +322,8 @@ Result<uint32_t> Allocator::newBlock(VkDeviceSize size, MemoryKind kind, bool de
 Result<Buffer> Allocator::allocate(VkDeviceSize size, MemoryKind kind, MemoryTag tag, const char* what) {
     if (size == 0) size = 4;
     size = (size + alignment_ - 1) / alignment_ * alignment_;
+    const bool texel = texelSetLayout_ && kind == MemoryKind::Device &&
+                       (tag == MemoryTag::Weights || tag == MemoryTag::ExpertSlots);
     std::lock_guard<std::mutex> lock(mutex_);
     auto take = [&](uint32_t bi, VkDeviceSize off) {
         Block& b = *blocks_[bi];
@@ -294,22 +347,22 @@ Result<Buffer> Allocator::allocate(VkDeviceSize size, MemoryKind kind, MemoryTag
     if (size <= blockSize_ / 2) {
         for (uint32_t bi = 0; bi < blocks_.size(); ++bi) {
             auto& b = blocks_[bi];
-            if (!b || b->dedicated || b->kind != kind) continue;
+            if (!b || b->dedicated || b->kind != kind || b->texel != texel) continue;
             for (auto& [off, fs] : b->freeList)
                 if (fs >= size) return take(bi, off);
         }
-        auto nb = newBlock(blockSize_, kind, false, what);
+        auto nb = newBlock(blockSize_, kind, false, texel, what);
         if (!nb.ok()) {
             trimLocked();  // empty blocks (of any kind) may hold the memory
-            nb = newBlock(blockSize_, kind, false, what);
+            nb = newBlock(blockSize_, kind, false, texel, what);
         }
         if (nb.ok()) return take(nb.value(), 0);
         // no room for a whole block: the request alone may still fit
     }
-    auto nb = newBlock(size, kind, true, what);
+    auto nb = newBlock(size, kind, true, texel, what);
     if (!nb.ok()) {
         trimLocked();
-        nb = newBlock(size, kind, true, what);
+        nb = newBlock(size, kind, true, texel, what);
     }
     if (!nb.ok()) return nb.error();
     return take(nb.value(), 0);

@@ -1,6 +1,10 @@
 // Device memory: a sub-allocator over large blocks (Debian has no VMA). Each block is one
 // VkDeviceMemory with one VkBuffer spanning it; a Buffer is a range of a block and is addressed
 // by its device address (shaders use buffer references, so no maxStorageBufferRange limit).
+// Weight and expert-slot blocks can also carry an RGBA32UI uniform texel buffer view over the
+// whole block with a descriptor set (set 0, binding 0) that binds it: the texel read path of the
+// weight kernels (kernels_matmul.cpp). They hold nothing else, so a dispatch that binds a block's
+// view never shares the view's range with buffers other kernels write.
 // What the process reserves is counted per memory heap against the heap's size (drivers such as
 // lavapipe do not refuse allocations past it), so running out is a clean, early error.
 #pragma once
@@ -30,6 +34,13 @@ inline bool isOutOfDeviceMemory(const std::string& message) {
 }
 
 class Allocator;
+
+// The texel view holding a device address: `set` binds it, byte i of the view is at device
+// address base + i. set is VK_NULL_HANDLE when the address has no view covering its block.
+struct TexelWindow {
+    VkDescriptorSet set = VK_NULL_HANDLE;
+    uint64_t base = 0;
+};
 
 // Device memory reserved by every Allocator of the process, all heaps and devices together.
 uint64_t deviceBytesInProcess();
@@ -65,7 +76,10 @@ private:
 
 class Allocator {
 public:
-    Allocator(VkDevice device, VkPhysicalDevice pd, const DeviceCaps& caps);
+    // texelSetLayout (one uniform texel buffer at binding 0), when not null, gives every Device
+    // block of weights or expert slots a texel view and a descriptor set of that layout.
+    Allocator(VkDevice device, VkPhysicalDevice pd, const DeviceCaps& caps,
+              VkDescriptorSetLayout texelSetLayout = VK_NULL_HANDLE);
     ~Allocator();
     Allocator(const Allocator&) = delete;
     Allocator& operator=(const Allocator&) = delete;
@@ -87,6 +101,8 @@ public:
     uint64_t heapSize(MemoryKind kind) const;
     // Releases blocks with nothing allocated in them (the memory goes back to the driver).
     void trim();
+    // The texel view of the block holding `address` when the view covers that whole block.
+    TexelWindow texelWindow(uint64_t address) const;
 
     // Testing hooks. setHeapLimit: the heaps are treated as at most `bytes` large (0: their real
     // size), a smaller device. failAllocationsAfter: after n more vkAllocateMemory calls, every
@@ -105,13 +121,19 @@ private:
         uint8_t* mapped = nullptr;
         MemoryKind kind = MemoryKind::Device;
         bool dedicated = false;
+        bool texel = false;  // weights / expert slots with a texel view (see the file comment)
+        VkBufferView view = VK_NULL_HANDLE;
+        VkDescriptorPool pool = VK_NULL_HANDLE;
+        VkDescriptorSet set = VK_NULL_HANDLE;
+        bool viewCoversBlock = false;
         uint32_t heap = 0;
         VkDeviceSize reserved = 0;  // allocationSize, counted against the heap
         std::map<VkDeviceSize, VkDeviceSize> freeList;  // offset -> size
         VkDeviceSize used = 0;
     };
     void free(uint32_t block, VkDeviceSize offset, VkDeviceSize size, MemoryTag tag);
-    Result<uint32_t> newBlock(VkDeviceSize size, MemoryKind kind, bool dedicated, const char* what);
+    Result<uint32_t> newBlock(VkDeviceSize size, MemoryKind kind, bool dedicated, bool texel, const char* what);
+    Status createTexelView(Block& b);
     int memoryType(MemoryKind kind) const;
     void destroyBlock(Block& b);
     void trimLocked();
@@ -120,6 +142,7 @@ private:
 
     VkDevice device_;
     DeviceCaps caps_;
+    VkDescriptorSetLayout texelSetLayout_ = VK_NULL_HANDLE;
     VkPhysicalDeviceMemoryProperties memProps_{};
     bool deviceHostVisible_ = false;
     VkDeviceSize blockSize_ = 0;
