@@ -31,6 +31,11 @@ layout(buffer_reference, std430, buffer_reference_align = 4) readonly buffer Wor
 #endif
 
 // byte b (0..255) of a row, b relative to a 4-aligned base
+// The words around byte address a: the pointer of its 4-aligned base, s = a's offset in it.
+WPtr wordsAt(uint64_t a, out uint s) {
+    s = uint(a & 3ul);
+    return WPTR(a - uint64_t(s));
+}
 uint byteAt(WPtr p, uint b) { return (WORD(p, b >> 2) >> ((b & 3u) * 8u)) & 0xffu; }
 // half at even byte offset b
 float halfAt(WPtr p, uint b) { return unpackHalf2x16(WORD(p, b >> 2) >> ((b & 2u) * 8u)).x; }
@@ -111,36 +116,28 @@ vec4 load4(uint64_t row, uint c, uint q, uint cols) {
     return v;
 #elif WTYPE == 1 || WTYPE == 30
     uint base = c * 32u + 4u * q;
-    uint64_t start = row + uint64_t(base) * 2u;
-    uint64_t aligned = start & ~uint64_t(3);
-    WPtr p = WPTR(aligned);
-    uint s = uint(start - aligned);
+    uint s;
+    WPtr p = wordsAt(row + uint64_t(base) * 2u, s);
     vec4 v = halves4(word4At(p, s), word4At(p, s + 4u));
     if (base + 4u > cols)
         for (uint i = 0; i < 4u; ++i)
             if (base + i >= cols) v[i] = 0.0;
     return v;
 #elif WTYPE == 8
-    uint64_t blk = row + uint64_t(c) * 34u;
-    uint64_t aligned = blk & ~uint64_t(3);
-    uint s = uint(blk - aligned);
-    WPtr p = WPTR(aligned);
+    uint s;
+    WPtr p = wordsAt(row + uint64_t(c) * 34u, s);
     float d = halfAt(p, s);
     uint w = word4At(p, s + 2u + 4u * q);
     return d * sbytes4(w);
 #elif WTYPE == 2
-    uint64_t blk = row + uint64_t(c) * 18u;
-    uint64_t aligned = blk & ~uint64_t(3);
-    uint s = uint(blk - aligned);
-    WPtr p = WPTR(aligned);
+    uint s;
+    WPtr p = wordsAt(row + uint64_t(c) * 18u, s);
     float d = halfAt(p, s);
     uint w = word4At(p, s + 2u + 4u * (q & 3u)) >> (q >= 4u ? 4u : 0u);
     return d * nibbles4(w);
 #elif WTYPE == 12
-    uint64_t blk = row + uint64_t(c / 8u) * 144u;
-    uint64_t aligned = blk & ~uint64_t(3);
-    uint s = uint(blk - aligned);
-    WPtr p = WPTR(aligned);
+    uint s;
+    WPtr p = wordsAt(row + uint64_t(c / 8u) * 144u, s);
     uint sb = c % 8u;
     float d = halfAt(p, s);
     float dmin = halfAt(p, s + 2u);
@@ -156,10 +153,8 @@ vec4 load4(uint64_t row, uint c, uint q, uint cols) {
     return d * float(sc) * vec4(float(w & 15u), float((w >> 8) & 15u), float((w >> 16) & 15u), float((w >> 24) & 15u)) -
            dmin * float(mn);
 #elif WTYPE == 14
-    uint64_t blk = row + uint64_t(c / 8u) * 210u;
-    uint64_t aligned = blk & ~uint64_t(3);
-    uint s = uint(blk - aligned);
-    WPtr p = WPTR(aligned);
+    uint s;
+    WPtr p = wordsAt(row + uint64_t(c / 8u) * 210u, s);
     uint cc = c % 8u;
     uint h = cc / 4u, qd = cc % 4u;
     float d = halfAt(p, s + 208u);
@@ -183,10 +178,8 @@ void load16(uint64_t row, uint c, uint h, uint cols, out vec4 v[4]) {
     }
 #elif WTYPE == 1 || WTYPE == 30
     if (base + 16u <= cols) {
-        uint64_t start = row + uint64_t(base) * 2u;
-        uint64_t aligned = start & ~uint64_t(3);
-        WPtr p = WPTR(aligned);
-        uint s = uint(start - aligned);
+        uint s;
+        WPtr p = wordsAt(row + uint64_t(base) * 2u, s);
         uvec4 a = bytes16At(p, s), b = bytes16At(p, s + 16u);
         v[0] = halves4(a.x, a.y);
         v[1] = halves4(a.z, a.w);
@@ -195,19 +188,15 @@ void load16(uint64_t row, uint c, uint h, uint cols, out vec4 v[4]) {
         return;
     }
 #elif WTYPE == 2
-    uint64_t blk = row + uint64_t(c) * 18u;
-    uint64_t aligned = blk & ~uint64_t(3);
-    uint s = uint(blk - aligned);
-    WPtr p = WPTR(aligned);
+    uint s;
+    WPtr p = wordsAt(row + uint64_t(c) * 18u, s);
     float d = halfAt(p, s);
     uvec4 w = bytes16At(p, s + 2u) >> (4u * h);
     [[unroll]] for (uint j = 0; j < 4u; ++j) v[j] = d * nibbles4(w[j]);
     return;
 #elif WTYPE == 8
-    uint64_t blk = row + uint64_t(c) * 34u;
-    uint64_t aligned = blk & ~uint64_t(3);
-    uint s = uint(blk - aligned);
-    WPtr p = WPTR(aligned);
+    uint s;
+    WPtr p = wordsAt(row + uint64_t(c) * 34u, s);
     float d = halfAt(p, s);
     uvec4 w = bytes16At(p, s + 2u + 16u * h);
     [[unroll]] for (uint j = 0; j < 4u; ++j) v[j] = d * sbytes4(w[j]);
