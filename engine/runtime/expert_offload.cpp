@@ -51,11 +51,18 @@ Result<uint32_t> chooseExpertSlots(const vk::Device& dev, const Model& model, co
                          std::to_string(mib(otherDeviceBytes)) + " MiB; " + std::to_string(k) + " experts per layer: " +
                          std::to_string(mib(perSlot * k)) + " MiB), the device has " + std::to_string(mib(heap)) +
                          " MiB");
-    if (note)
-        *note = "experts do not fit in device memory (" + std::to_string(mib(all)) + " MiB of " +
-                std::to_string(mib(heap)) + " MiB): expert cache of " + std::to_string(s) + " of " +
-                std::to_string(NE) + " experts per layer (" + std::to_string(L) + " layers)";
+    if (note) *note = automaticCacheNote(dev, model, uint32_t(s));
     return uint32_t(s);
+}
+
+std::string automaticCacheNote(const vk::Device& dev, const Model& model, uint32_t slots) {
+    const ModelConfig& c = model.cfg;
+    uint64_t perSlot = 0;
+    for (const LayerWeights& l : model.layers) perSlot += expertBytes(l);
+    return "experts do not fit in device memory (" + std::to_string(mib(perSlot * c.expert_count)) + " MiB of " +
+           std::to_string(mib(dev.caps().deviceLocalBytes())) + " MiB): expert cache of " + std::to_string(slots) +
+           " of " + std::to_string(c.expert_count) + " experts per layer (" + std::to_string(c.block_count) +
+           " layers)";
 }
 
 Result<std::unique_ptr<ExpertOffload>> ExpertOffload::create(vk::Device& dev, const Model& model, uint32_t slots,
