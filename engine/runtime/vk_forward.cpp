@@ -114,7 +114,7 @@ Result<std::unique_ptr<VkForward>> VkForward::create(vk::Device& dev, const Mode
         // The automatic size is estimated before the other buffers and the allocator's blocks
         // exist: when the slots do not fit after all, one slot fewer per layer, down to top-k.
         const bool automatic = opts.expertCache.slots < 0 && !opts.expertCache.budgetMiB;
-        const uint32_t minSlots = std::max<uint32_t>(1, c.expert_used_count);
+        const uint32_t minSlots = std::max<uint32_t>(1, c.expert_used_count), estimated = slots;
         for (;;) {
             auto o = ExpertOffload::create(dev, model, slots, opts.expertCache, maxNeeded);
             if (o.ok()) {
@@ -124,7 +124,7 @@ Result<std::unique_ptr<VkForward>> VkForward::create(vk::Device& dev, const Mode
             if (!automatic || slots <= minSlots || !vk::isOutOfDeviceMemory(o.error().message)) return o.error();
             --slots;
             f->cacheSlots_ = slots;
-            f->cacheNote_ = automaticCacheNote(dev, model, slots);
+            f->cacheNote_ = automaticCacheNote(dev, model, slots, estimated);
         }
     }
     // Warm-up: create every pipeline of the decode and the batched path now (shader compilation

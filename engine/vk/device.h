@@ -49,6 +49,7 @@ public:
     VkCommandPool commandPool() const { return pool_; }
     const DeviceCaps& caps() const { return caps_; }
     Allocator& allocator() { return *allocator_; }
+    const Allocator& allocator() const { return *allocator_; }
     Instance& instance() { return *instance_; }
 
     // Pipelines are created on first use and cached for the device's lifetime. texelSet: the
