@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "vk/commands.h"
@@ -70,6 +71,15 @@ struct WeightReadPath {
     WeightReadPath(const WeightReadPath&) = delete;
     WeightReadPath& operator=(const WeightReadPath&) = delete;
 };
+
+// The shaders a Commands created with timestamps ran, in order (after its submission completed):
+// which kernel variant the runtime chose.
+inline std::vector<std::string> kernelNames(vk::Commands& cmd) {
+    std::vector<std::string> names;
+    for (const vk::KernelTime& k : cmd.kernelTimes()) names.push_back(k.name);
+    return names;
+}
+inline bool startsWith(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
 
 // Allocate a device buffer and fill it from host data.
 template <class T>

@@ -17,6 +17,12 @@ struct Shape {
     uint32_t rows, cols, nTok;
 };
 
+// On devices that read through texel views, products of the 16-byte texel types with rows of a
+// multiple of 16 values run the row-per-invocation kernel; everything else keeps mul_mat.comp.
+bool expectRowsKernel(GgmlType t, uint32_t cols) {
+    return GpuEnv::dev().texelWeights() && t != GgmlType::Q4_K && t != GgmlType::Q6_K && cols % 16 == 0;
+}
+
 double runMulMat(GgmlType t, Shape s, uint32_t seed) {
     auto& d = GpuEnv::dev();
     auto w = makeWeights(t, s.rows, s.cols, seed);
@@ -29,11 +35,17 @@ double runMulMat(GgmlType t, Shape s, uint32_t seed) {
         CHECK(d.allocator().texelWindow(wb.address()).set != VK_NULL_HANDLE);
     auto xb = upload(x);
     auto yb = deviceBuffer(ref.size() * 4);
-    vk::Commands cmd(d);
+    vk::Commands cmd(d, 8);
     auto st = rt::mulMat(d, cmd, t, wb.address(), s.rows, s.cols, xb.address(), s.cols, yb.address(), s.rows, s.nTok);
     REQUIRE_MESSAGE(st.ok(), st.message());
     cmd.hostBarrier();
     REQUIRE(cmd.submitAndWait().ok());
+    if (d.caps().timestamps) {
+        const auto names = kernelNames(cmd);
+        REQUIRE(!names.empty());
+        CAPTURE(names[0]);
+        CHECK(startsWith(names[0], "mul_mat_rows_") == expectRowsKernel(t, s.cols));
+    }
     auto got = download<float>(yb, ref.size());
     return cpu::nmse(ref.data(), got.data(), ref.size());
 }

@@ -171,7 +171,7 @@ void checkExpertProducts(GgmlType t, uint32_t nExpert, uint32_t k, uint32_t nTok
     auto y1 = deviceBuffer(ref.size() * 4);
     auto y2 = deviceBuffer(ref.size() * 4);
     auto gb = deviceBuffer(rt::moeGroupBytes(nTok, k, nExpert));
-    vk::Commands cmd(d);
+    vk::Commands cmd(d, 8);
     REQUIRE(rt::mulMatMoeDirect(d, cmd, t, wb.address(), expertStride, rows, cols, xb.address(), xPerSlot, ib.address(), k,
                                 y1.address(), nTok).ok());
     REQUIRE(rt::moeGroup(d, cmd, ib.address(), nTok, k, nExpert, gb.address()).ok());
@@ -183,6 +183,17 @@ void checkExpertProducts(GgmlType t, uint32_t nExpert, uint32_t k, uint32_t nTok
                                  nExpert, k, y2.address(), nTok).ok());
     cmd.hostBarrier();
     REQUIRE(cmd.submitAndWait().ok());
+    if (d.caps().timestamps) {
+        // the row-per-invocation kernels on devices that read through texel views (16-byte
+        // texel types, rows of a multiple of 16 values), else mul_mat.comp
+        const bool rows = d.texelWeights() && t != GgmlType::Q4_K && t != GgmlType::Q6_K && cols % 16 == 0;
+        const auto names = kernelNames(cmd);
+        REQUIRE(names.size() == 3);
+        CAPTURE(names[0]);
+        CAPTURE(names[2]);
+        CHECK(startsWith(names[0], "mul_mat_moe_rows_") == rows);
+        CHECK(startsWith(names[2], "mul_mat_moe_grouped_rows_") == rows);
+    }
     auto got1 = download<float>(y1, ref.size());
     auto got2 = download<float>(y2, ref.size());
     CHECK(cpu::nmse(ref.data(), got1.data(), ref.size()) < 1e-10);

@@ -12,12 +12,16 @@
 using namespace moe;
 using namespace moe::test;
 
-TEST_CASE("kernel families drop the weight type, the texel-read and the subgroup variant") {
+TEST_CASE("kernel families drop the weight type and the texel-read, subgroup and row-per-invocation variants") {
     CHECK(rt::kernelFamily("mul_mat_sg_q8_0") == "mul_mat");
     CHECK(rt::kernelFamily("mul_mat_sg_tx_q8_0") == "mul_mat");
     CHECK(rt::kernelFamily("mul_mat_moe_tx_f16") == "mul_mat_moe");
     CHECK(rt::kernelFamily("mul_mat_f32") == "mul_mat");
     CHECK(rt::kernelFamily("mul_mat_moe_sg_q4_k") == "mul_mat_moe");
+    CHECK(rt::kernelFamily("mul_mat_rows_q8_0") == "mul_mat");
+    CHECK(rt::kernelFamily("mul_mat_moe_grouped_rows_q4_0") == "mul_mat_moe_grouped");
+    CHECK(rt::kernelFamily("attention_rows") == "attention");
+    CHECK(rt::kernelFamily("get_rows_q8_0") == "get_rows");
     CHECK(rt::kernelFamily("mul_mat_moe_grouped_bf16") == "mul_mat_moe_grouped");
     CHECK(rt::kernelFamily("attention_sg") == "attention");
     CHECK(rt::kernelFamily("attention_combine") == "attention_combine");

@@ -39,7 +39,7 @@ Result<uint32_t> chooseExpertSlots(const vk::Device& dev, const Model& model, co
         return uint32_t(std::min<uint64_t>(s, NE));
     }
     // automatic: everything when it fits in device-local memory (with a tenth kept free)
-    const uint64_t heap = dev.caps().deviceLocalBytes();
+    const uint64_t heap = dev.allocator().heapSize(vk::MemoryKind::Device);  // with a test's limit
     const uint64_t usable = heap - heap / 10;
     const uint64_t all = perSlot * NE;
     if (!heap || otherDeviceBytes + all <= usable) return NE;
@@ -51,11 +51,20 @@ Result<uint32_t> chooseExpertSlots(const vk::Device& dev, const Model& model, co
                          std::to_string(mib(otherDeviceBytes)) + " MiB; " + std::to_string(k) + " experts per layer: " +
                          std::to_string(mib(perSlot * k)) + " MiB), the device has " + std::to_string(mib(heap)) +
                          " MiB");
-    if (note)
-        *note = "experts do not fit in device memory (" + std::to_string(mib(all)) + " MiB of " +
-                std::to_string(mib(heap)) + " MiB): expert cache of " + std::to_string(s) + " of " +
-                std::to_string(NE) + " experts per layer (" + std::to_string(L) + " layers)";
+    if (note) *note = automaticCacheNote(dev, model, uint32_t(s));
     return uint32_t(s);
+}
+
+std::string automaticCacheNote(const vk::Device& dev, const Model& model, uint32_t slots, uint32_t estimated) {
+    const ModelConfig& c = model.cfg;
+    uint64_t perSlot = 0;
+    for (const LayerWeights& l : model.layers) perSlot += expertBytes(l);
+    return "experts do not fit in device memory (" + std::to_string(mib(perSlot * c.expert_count)) + " MiB of " +
+           std::to_string(mib(dev.allocator().heapSize(vk::MemoryKind::Device))) + " MiB): expert cache of " +
+           std::to_string(slots) + " of " + std::to_string(c.expert_count) + " experts per layer (" +
+           std::to_string(c.block_count) + " layers" +
+           (estimated > slots ? "; " + std::to_string(estimated) + " estimated did not fit beside the other buffers" : "") +
+           ")";
 }
 
 Result<std::unique_ptr<ExpertOffload>> ExpertOffload::create(vk::Device& dev, const Model& model, uint32_t slots,

@@ -32,6 +32,9 @@ uint64_t expertBytes(const LayerWeights& l);
 // Resolves the options to a slot count per layer for this device (n_expert means: all resident,
 // no cache). `note` receives a one-line explanation when the automatic choice limited it.
 // Errors: fewer slots than the model's experts per token, a budget too small for that.
+// The note of an automatic choice of `slots` slots per layer (`estimated`: the first estimate,
+// when the slots were reduced because they did not fit).
+std::string automaticCacheNote(const vk::Device& dev, const Model& model, uint32_t slots, uint32_t estimated = 0);
 Result<uint32_t> chooseExpertSlots(const vk::Device& dev, const Model& model, const ExpertCacheOptions& opts,
                                    uint64_t otherDeviceBytes, std::string* note);
 

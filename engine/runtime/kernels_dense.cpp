@@ -128,6 +128,35 @@ uint64_t attentionScratchBytes(uint32_t headDim, uint32_t nTok, uint32_t nHead, 
     return std::max(partialBytes(2 * kTargetWorkgroups, 1, headDim), partialBytes(nTok * nHead, splits, headDim));
 }
 
+// Prefill on devices that read through texel views (CPU-type devices): attention_rows.comp, one
+// invocation per query token, when the head size is a multiple of 4 and views cover the KV
+// cache blocks at 16-byte aligned positions. Returns false (nothing recorded) otherwise, and for
+// one token (decode keeps the key-parallel kernel with its splits: one token would use one lane).
+static Result<bool> attentionRows(vk::Device& dev, vk::Commands& cmd, const AttentionArgs& a) {
+    if (!dev.texelWeights() || a.nTok < 2 || a.headDim % 4 || a.reduce != Reduce::Auto) return false;
+    const uint32_t kvStride = a.kvStride ? a.kvStride : a.nHeadKv * a.headDim;
+    const vk::TexelWindow kw = dev.allocator().texelWindow(a.k), vw = dev.allocator().texelWindow(a.v);
+    if (!kw.set || !vw.set || (a.k - kw.base) % 16 || (a.v - vw.base) % 16 || kvStride % 4) return false;
+    const uint32_t wg = std::max<uint32_t>(dev.caps().subgroupSize, 1);
+    MOE_ASSIGN(const vk::Pipeline* p, dev.pipeline(ShaderId::attention_rows, {{wg, a.headDim}}, true));
+    push::AttentionPush pc{};
+    pc.q = a.q;
+    pc.k = a.k - kw.base;
+    pc.v = a.v - vw.base;
+    pc.o = a.out;
+    pc.nTok = a.nTok;
+    pc.nHead = a.nHead;
+    pc.nHeadKv = a.nHeadKv;
+    pc.headDim = a.headDim;
+    pc.pos0 = a.pos0;
+    pc.qStride = a.qStride ? a.qStride : a.nHead * a.headDim;
+    pc.kvStride = kvStride;
+    pc.nSplit = 1;
+    pc.kqScale = a.kqScale > 0.0f ? a.kqScale : float(1.0 / std::sqrt(double(a.headDim)));
+    cmd.dispatch(*p, kw.set, pc, a.nHead, ceilDiv(a.nTok, wg), 1, vw.set);
+    return true;
+}
+
 Status attention(vk::Device& dev, vk::Commands& cmd, const AttentionArgs& a) {
     if (a.nTok == 0 || a.nHead == 0 || a.nHeadKv == 0) return makeError("attention: empty tensor");
     if (a.nHead % a.nHeadKv)
@@ -138,6 +167,7 @@ Status attention(vk::Device& dev, vk::Commands& cmd, const AttentionArgs& a) {
                          std::to_string(kAttentionMaxHeadDim) + "]");
     if (a.nTok > kMaxGroups || a.nHead > kMaxGroups) return makeError("attention: too many tokens or heads in one call");
     if (uint64_t(a.pos0) + a.nTok > 0x7fffffffull) return makeError("attention: context too long");
+    if (Result<bool> r = attentionRows(dev, cmd, a); !r.ok() || r.value()) return r.ok() ? Status{} : r.error();
     const uint32_t wg = reductionWorkgroup(dev.caps());
     MOE_ASSIGN(ShaderId id, reduceVariant(dev.caps(), a.reduce, ShaderId::attention, ShaderId::attention_sg));
     MOE_ASSIGN(const vk::Pipeline* p, dev.pipeline(id, {{wg}}));

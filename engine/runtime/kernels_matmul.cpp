@@ -72,47 +72,74 @@ static Status checkCols(GgmlType t, uint32_t cols) {
 static constexpr uint32_t kMaxGroups = 65535;  // guaranteed minimum of maxComputeWorkGroupCount
 
 // The F32 variants of one mul_mat mode: address reads (shared / subgroup reduction), texel reads
-// (hasTexel: one token per workgroup only).
+// (hasTexel: one token per workgroup only), and the row-per-invocation texel kernel.
 struct ModeShaders {
-    ShaderId shared, sg, sharedTx, sgTx;
+    ShaderId shared, sg, sharedTx, sgTx, rows;
     bool hasTexel = true;
 };
 static constexpr ModeShaders kDense{ShaderId::mul_mat_f32, ShaderId::mul_mat_sg_f32, ShaderId::mul_mat_tx_f32,
-                                    ShaderId::mul_mat_sg_tx_f32};
+                                    ShaderId::mul_mat_sg_tx_f32, ShaderId::mul_mat_rows_f32};
 static constexpr ModeShaders kMoeDirect{ShaderId::mul_mat_moe_f32, ShaderId::mul_mat_moe_sg_f32,
-                                        ShaderId::mul_mat_moe_tx_f32, ShaderId::mul_mat_moe_sg_tx_f32};
+                                        ShaderId::mul_mat_moe_tx_f32, ShaderId::mul_mat_moe_sg_tx_f32,
+                                        ShaderId::mul_mat_moe_rows_f32};
 static constexpr ModeShaders kMoeGrouped{ShaderId::mul_mat_moe_grouped_f32, ShaderId::mul_mat_moe_grouped_sg_f32,
-                                         ShaderId::mul_mat_moe_grouped_f32, ShaderId::mul_mat_moe_grouped_sg_f32, false};
+                                         ShaderId::mul_mat_moe_grouped_f32, ShaderId::mul_mat_moe_grouped_sg_f32,
+                                         ShaderId::mul_mat_moe_grouped_rows_f32, false};
 
-// One mul_mat dispatch's kernel: the pipeline, the descriptor set of the texel view holding the
-// weights (null: device addresses) and the weights' position to push (address or view offset).
+// One mul_mat dispatch's kernel: the pipeline, the descriptor sets of the texel views holding the
+// weights and x (null: device addresses), the positions to push (addresses or view offsets),
+// output rows per workgroup and tokens per workgroup.
 struct MatMulKernel {
     const vk::Pipeline* pipeline = nullptr;
-    VkDescriptorSet set = VK_NULL_HANDLE;
-    uint64_t w = 0;
+    VkDescriptorSet set = VK_NULL_HANDLE, xSet = VK_NULL_HANDLE;
+    uint64_t w = 0, x = 0;
     uint32_t rowsPerGroup = 1;
+    uint32_t tokensPerGroup = 1;
     template <class Push>
     void dispatch(vk::Commands& cmd, const Push& pc, uint32_t gx, uint32_t gy = 1, uint32_t gz = 1) const {
-        if (set) cmd.dispatch(*pipeline, set, pc, gx, gy, gz);
+        if (set) cmd.dispatch(*pipeline, set, pc, gx, gy, gz, xSet);
         else cmd.dispatch(*pipeline, pc, gx, gy, gz);
     }
 };
 
-// Kernel of one mul_mat mode for weight type t at device address w, shaped by the caps (nt
-// tokens per workgroup). Texel reads when the device uses them, the type has 16-byte texel loads
-// (texelType), the product has one token per workgroup (decode: the texel kernel gives each
-// invocation 16 values, and with 8 tokens their x values spill; prefill of the bench-shaped
-// model fell from 126 to 60-80 tok/s on lavapipe) and a view covers w's block (every expert and
-// slot of a weight buffer is in that block); else device addresses.
-static Result<MatMulKernel> matMulKernel(vk::Device& dev, GgmlType t, const ModeShaders& m, uint32_t nt, uint64_t w) {
+// Kernel of one mul_mat mode for weight type t at device address w and x at device address x
+// (row stride xStride floats), shaped by the caps. On devices that read weights through texel
+// views (CPU-type devices): the row-per-invocation kernel when views cover the weights' and x's
+// blocks and x is 16-byte aligned (all activations of the engine are); else the texel kernel for
+// one-token products of 16-byte texel types; else device addresses. nt: tokens per workgroup of
+// the address kernels (1 for decode, else 8).
+static Result<MatMulKernel> matMulKernel(vk::Device& dev, GgmlType t, const ModeShaders& m, uint32_t nt, uint64_t w,
+                                         uint64_t x, uint32_t xStride, uint32_t cols) {
     const MatMulShape ms = matMulShape(dev.caps());
-    const vk::SpecConstants spec{{ms.workgroup, ms.rows, nt}};
     MatMulKernel k;
-    k.rowsPerGroup = ms.rows;
     k.w = w;
-    const bool texel = dev.texelWeights() && m.hasTexel && nt == 1 && texelType(t);
+    k.x = x;
+    const bool texel = dev.texelWeights() && texelType(t);
     const vk::TexelWindow win = texel ? dev.allocator().texelWindow(w) : vk::TexelWindow{};
-    if (win.set) {
+    if (win.set && cols % 16 == 0 && xStride % 4 == 0) {
+        const vk::TexelWindow xwin = dev.allocator().texelWindow(x);
+        if (xwin.set && (x - xwin.base) % 16 == 0) {
+            const uint32_t wg = std::max<uint32_t>(dev.caps().subgroupSize, 1);
+            // rows per invocation and tokens per workgroup, measured on lavapipe (docs/performance.md):
+            // decode 4 rows; batches 8 rows x 16 tokens (each weight fetched once per 16 tokens)
+            const uint32_t nr = nt == 1 ? 4 : 8;
+            const uint32_t rnt = nt == 1 ? 1 : 16;
+            MOE_ASSIGN(uint32_t idx, typeIndex(t));
+            const auto id = static_cast<ShaderId>(static_cast<uint32_t>(m.rows) + idx * 3);
+            MOE_ASSIGN(k.pipeline, dev.pipeline(id, vk::SpecConstants{{wg, nr, rnt}}, true));
+            k.set = win.set;
+            k.xSet = xwin.set;
+            k.w = w - win.base;
+            k.x = x - xwin.base;
+            k.rowsPerGroup = wg * nr;
+            k.tokensPerGroup = rnt;
+            return k;
+        }
+    }
+    const vk::SpecConstants spec{{ms.workgroup, ms.rows, nt}};
+    k.rowsPerGroup = ms.rows;
+    k.tokensPerGroup = nt;
+    if (win.set && m.hasTexel && nt == 1) {
         MOE_ASSIGN(ShaderId id, texelShader(pick(m.sharedTx, m.sgTx, ms), t));
         MOE_ASSIGN(k.pipeline, dev.pipeline(id, spec, true));
         k.set = win.set;
@@ -141,10 +168,9 @@ static push::MatMulPush matMulPush(uint64_t w, uint64_t x, uint64_t y, uint32_t 
 Status mulMat(vk::Device& dev, vk::Commands& cmd, GgmlType t, uint64_t w, uint32_t rows, uint32_t cols, uint64_t x,
               uint32_t xStride, uint64_t y, uint32_t yStride, uint32_t nTok) {
     MOE_TRY(checkCols(t, cols));
-    const uint32_t nt = nTok == 1 ? 1 : 8;
-    MOE_ASSIGN(const MatMulKernel k, matMulKernel(dev, t, kDense, nt, w));
-    const uint32_t nr = k.rowsPerGroup;
-    push::MatMulPush pc = matMulPush(k.w, x, y, rows, cols, nTok, xStride, yStride);
+    MOE_ASSIGN(const MatMulKernel k, matMulKernel(dev, t, kDense, nTok == 1 ? 1 : 8, w, x, xStride, cols));
+    const uint32_t nr = k.rowsPerGroup, nt = k.tokensPerGroup;
+    push::MatMulPush pc = matMulPush(k.w, k.x, y, rows, cols, nTok, xStride, yStride);
     const uint32_t tokGroups = (nTok + nt - 1) / nt;
     if (tokGroups > kMaxGroups) return makeError("too many tokens in one matmul");
     // huge row counts (vocabularies) are split into several dispatches
@@ -160,9 +186,9 @@ Status mulMatMoeDirect(vk::Device& dev, vk::Commands& cmd, GgmlType t, uint64_t 
                        uint32_t rows, uint32_t cols, uint64_t x, bool xPerSlot, uint64_t ids, uint32_t k,
                        uint64_t y, uint32_t nTok, uint64_t slotTable) {
     MOE_TRY(checkCols(t, cols));
-    MOE_ASSIGN(const MatMulKernel kn, matMulKernel(dev, t, kMoeDirect, 1, w));
+    MOE_ASSIGN(const MatMulKernel kn, matMulKernel(dev, t, kMoeDirect, 1, w, x, cols, cols));
     const uint32_t nr = kn.rowsPerGroup;
-    push::MatMulPush pc = matMulPush(kn.w, x, y, rows, cols, nTok, cols, rows);
+    push::MatMulPush pc = matMulPush(kn.w, kn.x, y, rows, cols, nTok, cols, rows);
     pc.ids = ids;
     pc.expertStride = expertStride;
     pc.slotTable = slotTable;
@@ -178,10 +204,9 @@ Status mulMatMoeGrouped(vk::Device& dev, vk::Commands& cmd, GgmlType t, uint64_t
                         uint32_t rows, uint32_t cols, uint64_t x, bool xPerSlot, uint64_t groups, uint32_t nExpert,
                         uint32_t k, uint64_t y, uint32_t nTok, uint64_t slotTable) {
     MOE_TRY(checkCols(t, cols));
-    const uint32_t nt = 8;
-    MOE_ASSIGN(const MatMulKernel kn, matMulKernel(dev, t, kMoeGrouped, nt, w));
-    const uint32_t nr = kn.rowsPerGroup;
-    push::MatMulPush pc = matMulPush(kn.w, x, y, rows, cols, nTok, cols, rows);
+    MOE_ASSIGN(const MatMulKernel kn, matMulKernel(dev, t, kMoeGrouped, 8, w, x, cols, cols));
+    const uint32_t nr = kn.rowsPerGroup, nt = kn.tokensPerGroup;
+    push::MatMulPush pc = matMulPush(kn.w, kn.x, y, rows, cols, nTok, cols, rows);
     pc.groups = groups;
     pc.expertStride = expertStride;
     pc.slotTable = slotTable;

@@ -7,7 +7,8 @@ namespace moe::rt {
 
 std::string kernelFamily(const std::string& shaderName) {
     std::string s = shaderName;
-    // weight type suffix (variants.cmake), then the texel-read and subgroup-reduction markers
+    // weight type suffix (variants.cmake), then the texel-read, subgroup-reduction and
+    // row-per-invocation markers
     for (const char* t : {"_f32", "_f16", "_bf16", "_q8_0", "_q4_0", "_q4_k", "_q6_k"}) {
         const std::string suf = t;
         if (s.size() > suf.size() && s.compare(s.size() - suf.size(), suf.size(), suf) == 0) {
@@ -15,8 +16,9 @@ std::string kernelFamily(const std::string& shaderName) {
             break;
         }
     }
-    for (const char* m : {"_tx", "_sg"})
-        if (s.size() > 3 && s.compare(s.size() - 3, 3, m) == 0) s.resize(s.size() - 3);
+    if (s == "get_rows") return s;  // a kernel's name, not a variant marker
+    for (const std::string m : {"_rows", "_tx", "_sg"})
+        if (s.size() > m.size() && s.compare(s.size() - m.size(), m.size(), m) == 0) s.resize(s.size() - m.size());
     return s;
 }
 

@@ -111,7 +111,21 @@ Result<std::unique_ptr<VkForward>> VkForward::create(vk::Device& dev, const Mode
     MOE_TRY(f->allocate(opts));
     if (cached) {
         const uint32_t maxNeeded = std::min<uint32_t>(c.expert_count, f->maxBatch_ * std::min(c.expert_count, kRouteCap));
-        MOE_ASSIGN(f->offload_, ExpertOffload::create(dev, model, slots, opts.expertCache, maxNeeded));
+        // The automatic size is estimated before the other buffers and the allocator's blocks
+        // exist: when the slots do not fit after all, one slot fewer per layer, down to top-k.
+        const bool automatic = opts.expertCache.slots < 0 && !opts.expertCache.budgetMiB;
+        const uint32_t minSlots = std::max<uint32_t>(1, c.expert_used_count), estimated = slots;
+        for (;;) {
+            auto o = ExpertOffload::create(dev, model, slots, opts.expertCache, maxNeeded);
+            if (o.ok()) {
+                f->offload_ = std::move(o.value());
+                break;
+            }
+            if (!automatic || slots <= minSlots || !vk::isOutOfDeviceMemory(o.error().message)) return o.error();
+            --slots;
+            f->cacheSlots_ = slots;
+            f->cacheNote_ = automaticCacheNote(dev, model, slots, estimated);
+        }
     }
     // Warm-up: create every pipeline of the decode and the batched path now (shader compilation
     // is slow on some drivers), so the first prompt is not charged for it. Positions 0..1 of the
@@ -124,6 +138,7 @@ Result<std::unique_ptr<VkForward>> VkForward::create(vk::Device& dev, const Mode
         if (cached) {
             const uint32_t maxNeeded =
                 std::min<uint32_t>(c.expert_count, f->maxBatch_ * std::min(c.expert_count, kRouteCap));
+            f->offload_.reset();  // its memory is needed for the new one
             MOE_ASSIGN(f->offload_, ExpertOffload::create(dev, model, slots, opts.expertCache, maxNeeded));
         }
     }
@@ -352,14 +367,21 @@ Status VkForward::recordAttentionRouter(vk::Commands& cmd, uint32_t il, uint32_t
                   rProbs_.address() + slice * NE * 4));
     if (FS) MOE_TRY(swiglu(d, cmd, shGate_.address(), shUp_.address(), shAct_.address(), nTok * FS));
     cmd.barrier();
+    if (nTok > 1) {
+        // rows of empty slots (policies that select fewer than K) are not written by the grouped
+        // kernels. Recorded right after a barrier: the fills share memory blocks with buffers
+        // that kernels read through texel views (weights, activations), and a transfer write
+        // after such a read in the same interval, or such a read after it, is a hazard to
+        // synchronization validation: so barriers on both sides (prefill only).
+        cmd.fill(act_, 0, uint64_t(nTok) * K * F * 4, 0);
+        cmd.fill(down_, 0, uint64_t(nTok) * K * E * 4, 0);
+        cmd.barrier();
+    }
     if (FS)
         MOE_TRY(mulMat(d, cmd, L.ffn_down_shexp.type, L.ffn_down_shexp.address(), E, FS, shAct_.address(), FS,
                        shOut_.address(), E, nTok));
     if (nTok > 1) {
         MOE_TRY(moeGroup(d, cmd, ids, nTok, K, NE, groups_.address()));
-        // rows of empty slots (policies that select fewer than K) are not written by the grouped kernels
-        cmd.fill(act_, 0, uint64_t(nTok) * K * F * 4, 0);
-        cmd.fill(down_, 0, uint64_t(nTok) * K * E * 4, 0);
     }
     // prefetch: the next layer's router applied to this layer's MoE input (cross-layer gate)
     if (offload_ && offload_->prefetch() && il + 1 < c.block_count) {

@@ -52,9 +52,10 @@ void Commands::reset() {
 }
 
 void Commands::dispatchRaw(const Pipeline& p, const void* push, uint32_t pushBytes, uint32_t gx, uint32_t gy, uint32_t gz,
-                           VkDescriptorSet set) {
+                           VkDescriptorSet set, VkDescriptorSet set1) {
     vkCmdBindPipeline(cmd_, VK_PIPELINE_BIND_POINT_COMPUTE, p.handle());
-    if (set) vkCmdBindDescriptorSets(cmd_, VK_PIPELINE_BIND_POINT_COMPUTE, p.layout(), 0, 1, &set, 0, nullptr);
+    const VkDescriptorSet sets[2] = {set, set1};
+    if (set) vkCmdBindDescriptorSets(cmd_, VK_PIPELINE_BIND_POINT_COMPUTE, p.layout(), 0, set1 ? 2 : 1, sets, 0, nullptr);
     vkCmdPushConstants(cmd_, p.layout(), VK_SHADER_STAGE_COMPUTE_BIT, 0, pushBytes, push);
     vkCmdDispatch(cmd_, gx, gy, gz);
     ++dispatches_;

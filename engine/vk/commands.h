@@ -29,14 +29,16 @@ public:
         static_assert(sizeof(Push) <= Device::kPushConstantBytes, "push constants exceed 128 bytes");
         dispatchRaw(p, &push, sizeof(Push), gx, gy, gz);
     }
-    // The same with descriptor set 0 bound (a pipeline created with texelSet, a block's texel view).
+    // The same with descriptor set 0 bound, and set 1 when not null (a pipeline created with
+    // texelSet; each set binds a block's texel view).
     template <class Push>
-    void dispatch(const Pipeline& p, VkDescriptorSet set, const Push& push, uint32_t gx, uint32_t gy = 1, uint32_t gz = 1) {
+    void dispatch(const Pipeline& p, VkDescriptorSet set, const Push& push, uint32_t gx, uint32_t gy = 1, uint32_t gz = 1,
+                  VkDescriptorSet set1 = VK_NULL_HANDLE) {
         static_assert(sizeof(Push) <= Device::kPushConstantBytes, "push constants exceed 128 bytes");
-        dispatchRaw(p, &push, sizeof(Push), gx, gy, gz, set);
+        dispatchRaw(p, &push, sizeof(Push), gx, gy, gz, set, set1);
     }
     void dispatchRaw(const Pipeline& p, const void* push, uint32_t pushBytes, uint32_t gx, uint32_t gy, uint32_t gz,
-                     VkDescriptorSet set = VK_NULL_HANDLE);
+                     VkDescriptorSet set = VK_NULL_HANDLE, VkDescriptorSet set1 = VK_NULL_HANDLE);
     // Makes every earlier shader/transfer write visible to every later shader/transfer access.
     void barrier();
     // Makes earlier writes visible to the host after the fence (before reading mapped memory).

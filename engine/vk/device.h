@@ -49,16 +49,19 @@ public:
     VkCommandPool commandPool() const { return pool_; }
     const DeviceCaps& caps() const { return caps_; }
     Allocator& allocator() { return *allocator_; }
+    const Allocator& allocator() const { return *allocator_; }
     Instance& instance() { return *instance_; }
 
     // Pipelines are created on first use and cached for the device's lifetime. texelSet: the
-    // pipeline reads descriptor set 0 = one uniform texel buffer (a block's view, see memory.h).
+    // pipeline reads descriptor sets 0 and 1 = one uniform texel buffer each (blocks' views, see
+    // memory.h; set 1 is bound only by the kernels that read it).
     Result<const Pipeline*> pipeline(ShaderId id, const SpecConstants& spec = {}, bool texelSet = false);
     VkPipelineLayout pipelineLayout() const { return layout_; }
 
-    // Weight kernels read through the blocks' texel views (kernels_matmul.cpp) when true. The
-    // views exist when the caps prefer that path (CPU-type devices) or MOESCOPE_WEIGHT_READ=texel
-    // forces it; MOESCOPE_WEIGHT_READ=bda keeps device addresses. Tests switch at run time.
+    // Product and prefill attention kernels read through the blocks' texel views when true
+    // (kernels_matmul.cpp, kernels_dense.cpp). The views exist when the caps prefer that path
+    // (CPU-type devices) or MOESCOPE_WEIGHT_READ=texel forces it; MOESCOPE_WEIGHT_READ=bda keeps
+    // device addresses. Tests switch at run time.
     bool texelWeights() const { return texelWeights_ && texelSetLayout_; }
     void setTexelWeights(bool on) { texelWeights_ = on; }
 
@@ -93,7 +96,7 @@ private:
     VkCommandPool pool_ = VK_NULL_HANDLE;
     VkPipelineLayout layout_ = VK_NULL_HANDLE;
     VkDescriptorSetLayout texelSetLayout_ = VK_NULL_HANDLE;
-    VkPipelineLayout texelLayout_ = VK_NULL_HANDLE;  // texelSetLayout_ + the push constants
+    VkPipelineLayout texelLayout_ = VK_NULL_HANDLE;  // 2 x texelSetLayout_ + the push constants
     bool texelWeights_ = false;
     VkPipelineCache cache_ = VK_NULL_HANDLE;
     DeviceCaps caps_;

@@ -323,7 +323,7 @@ Result<Buffer> Allocator::allocate(VkDeviceSize size, MemoryKind kind, MemoryTag
     if (size == 0) size = 4;
     size = (size + alignment_ - 1) / alignment_ * alignment_;
     const bool texel = texelSetLayout_ && kind == MemoryKind::Device &&
-                       (tag == MemoryTag::Weights || tag == MemoryTag::ExpertSlots);
+                       tag != MemoryTag::Staging && tag != MemoryTag::Other;
     std::lock_guard<std::mutex> lock(mutex_);
     auto take = [&](uint32_t bi, VkDeviceSize off) {
         Block& b = *blocks_[bi];

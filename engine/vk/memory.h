@@ -1,10 +1,13 @@
 // Device memory: a sub-allocator over large blocks (Debian has no VMA). Each block is one
 // VkDeviceMemory with one VkBuffer spanning it; a Buffer is a range of a block and is addressed
 // by its device address (shaders use buffer references, so no maxStorageBufferRange limit).
-// Weight and expert-slot blocks can also carry an RGBA32UI uniform texel buffer view over the
-// whole block with a descriptor set (set 0, binding 0) that binds it: the texel read path of the
-// weight kernels (kernels_matmul.cpp). They hold nothing else, so a dispatch that binds a block's
-// view never shares the view's range with buffers other kernels write.
+// Device blocks of weights, expert slots, KV cache and activations (every tag but staging and
+// other) can also carry an RGBA32UI uniform texel buffer view over the whole block with a
+// descriptor set (binding 0) that binds it: the texel read path of the product and attention
+// kernels on CPU-type devices (kernels_matmul.cpp, kernels_dense.cpp). A view's range is the
+// whole block, so synchronization validation sees a dispatch that binds it read the block: a
+// transfer write into such a block (a fill or copy) must be separated from those dispatches by
+// barriers on both sides.
 // What the process reserves is counted per memory heap against the heap's size (drivers such as
 // lavapipe do not refuse allocations past it), so running out is a clean, early error.
 #pragma once
@@ -77,7 +80,8 @@ private:
 class Allocator {
 public:
     // texelSetLayout (one uniform texel buffer at binding 0), when not null, gives every Device
-    // block of weights or expert slots a texel view and a descriptor set of that layout.
+    // block of weights, expert slots, KV cache or scratch a texel view and a descriptor set of
+    // that layout.
     Allocator(VkDevice device, VkPhysicalDevice pd, const DeviceCaps& caps,
               VkDescriptorSetLayout texelSetLayout = VK_NULL_HANDLE);
     ~Allocator();
@@ -121,7 +125,7 @@ private:
         uint8_t* mapped = nullptr;
         MemoryKind kind = MemoryKind::Device;
         bool dedicated = false;
-        bool texel = false;  // weights / expert slots with a texel view (see the file comment)
+        bool texel = false;  // with a texel view (see the file comment)
         VkBufferView view = VK_NULL_HANDLE;
         VkDescriptorPool pool = VK_NULL_HANDLE;
         VkDescriptorSet set = VK_NULL_HANDLE;
