@@ -21,7 +21,7 @@ uint64_t expertBytes(const LayerWeights& l) {
 Result<uint32_t> chooseExpertSlots(const vk::Device& dev, const Model& model, const ExpertCacheOptions& opts,
                                    uint64_t otherDeviceBytes, std::string* note) {
     const ModelConfig& c = model.cfg;
-    const uint32_t NE = c.expert_count, L = c.block_count, k = std::max<uint32_t>(1, c.expert_used_count);
+    const uint32_t NE = c.expert_count, k = std::max<uint32_t>(1, c.expert_used_count);
     uint64_t perSlot = 0;  // one slot in every layer
     for (const LayerWeights& l : model.layers) perSlot += expertBytes(l);
     if (opts.slots >= 0) {
