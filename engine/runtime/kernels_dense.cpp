@@ -128,6 +128,25 @@ uint64_t attentionScratchBytes(uint32_t headDim, uint32_t nTok, uint32_t nHead, 
     return std::max(partialBytes(2 * kTargetWorkgroups, 1, headDim), partialBytes(nTok * nHead, splits, headDim));
 }
 
+// The push constants of an attention call with its defaults resolved (no splits yet).
+static push::AttentionPush attentionPush(const AttentionArgs& a) {
+    push::AttentionPush pc{};
+    pc.q = a.q;
+    pc.k = a.k;
+    pc.v = a.v;
+    pc.o = a.out;
+    pc.scratch = a.scratch;
+    pc.nTok = a.nTok;
+    pc.nHead = a.nHead;
+    pc.nHeadKv = a.nHeadKv;
+    pc.headDim = a.headDim;
+    pc.pos0 = a.pos0;
+    pc.qStride = a.qStride ? a.qStride : a.nHead * a.headDim;
+    pc.kvStride = a.kvStride ? a.kvStride : a.nHeadKv * a.headDim;
+    pc.kqScale = a.kqScale > 0.0f ? a.kqScale : float(1.0 / std::sqrt(double(a.headDim)));
+    return pc;
+}
+
 // Prefill on devices that read through texel views (CPU-type devices): attention_rows.comp, one
 // invocation per query token, when the head size is a multiple of 4 and views cover the KV
 // cache blocks at 16-byte aligned positions. Returns false (nothing recorded) otherwise, and for
@@ -139,20 +158,11 @@ static Result<bool> attentionRows(vk::Device& dev, vk::Commands& cmd, const Atte
     if (!kw.set || !vw.set || (a.k - kw.base) % 16 || (a.v - vw.base) % 16 || kvStride % 4) return false;
     const uint32_t wg = std::max<uint32_t>(dev.caps().subgroupSize, 1);
     MOE_ASSIGN(const vk::Pipeline* p, dev.pipeline(ShaderId::attention_rows, {{wg, a.headDim}}, true));
-    push::AttentionPush pc{};
-    pc.q = a.q;
+    push::AttentionPush pc = attentionPush(a);
     pc.k = a.k - kw.base;
     pc.v = a.v - vw.base;
-    pc.o = a.out;
-    pc.nTok = a.nTok;
-    pc.nHead = a.nHead;
-    pc.nHeadKv = a.nHeadKv;
-    pc.headDim = a.headDim;
-    pc.pos0 = a.pos0;
-    pc.qStride = a.qStride ? a.qStride : a.nHead * a.headDim;
-    pc.kvStride = kvStride;
+    pc.scratch = 0;
     pc.nSplit = 1;
-    pc.kqScale = a.kqScale > 0.0f ? a.kqScale : float(1.0 / std::sqrt(double(a.headDim)));
     cmd.dispatch(*p, kw.set, pc, a.nHead, ceilDiv(a.nTok, wg), 1, vw.set);
     return true;
 }
@@ -172,21 +182,7 @@ Status attention(vk::Device& dev, vk::Commands& cmd, const AttentionArgs& a) {
     MOE_ASSIGN(ShaderId id, reduceVariant(dev.caps(), a.reduce, ShaderId::attention, ShaderId::attention_sg));
     MOE_ASSIGN(const vk::Pipeline* p, dev.pipeline(id, {{wg}}));
 
-    push::AttentionPush pc{};
-    pc.q = a.q;
-    pc.k = a.k;
-    pc.v = a.v;
-    pc.o = a.out;
-    pc.scratch = a.scratch;
-    pc.nTok = a.nTok;
-    pc.nHead = a.nHead;
-    pc.nHeadKv = a.nHeadKv;
-    pc.headDim = a.headDim;
-    pc.pos0 = a.pos0;
-    pc.qStride = a.qStride ? a.qStride : a.nHead * a.headDim;
-    pc.kvStride = a.kvStride ? a.kvStride : a.nHeadKv * a.headDim;
-    pc.kqScale = a.kqScale > 0.0f ? a.kqScale : float(1.0 / std::sqrt(double(a.headDim)));
-
+    push::AttentionPush pc = attentionPush(a);
     const uint32_t pairs = a.nTok * a.nHead;
     SplitPlan plan;
     if (a.scratch) plan = planSplits(pairs, a.pos0 + a.nTok, wg, a.splits);
