@@ -313,8 +313,8 @@ Status VkForward::recordAttentionRouter(vk::Commands& cmd, uint32_t il, uint32_t
         cmd.barrier();
     }
     // rope
-    MOE_TRY(rope(d, cmd, q_.address(), nTok, H, D, positions_.address(), nRot, c.rope_freq_base, c.rope_neox));
-    MOE_TRY(rope(d, cmd, kRows, nTok, KV, D, positions_.address(), nRot, c.rope_freq_base, c.rope_neox));
+    MOE_TRY(rope(d, cmd, q_.address(), nTok, H, D, positions_.address(), nRot, c.rope_freq_base, c.rope_neox, 0,
+                 RopeSecond{kRows, KV, 0}));
     cmd.barrier();
     // attention over the cache
     AttentionArgs a;
