@@ -165,7 +165,6 @@ Status VkForward::allocate(const ForwardOptions& opts) {
     MOE_TRY(dev(xn_, B * E, "activations"));
     MOE_TRY(dev(q_, B * H * D, "activations"));
     MOE_TRY(dev(attnOut_, B * H * D, "activations"));
-    MOE_TRY(dev(tmp_, B * E, "activations"));
     MOE_TRY(dev(routerLogits_, B * NE, "router logits"));
     MOE_TRY(dev(groups_, moeGroupBytes(uint32_t(B), uint32_t(KC), uint32_t(NE)) / 4, "expert groups"));
     MOE_TRY(dev(gate_, B * KC * F, "expert activations"));
@@ -332,9 +331,8 @@ Status VkForward::recordAttentionRouter(vk::Commands& cmd, uint32_t il, uint32_t
     MOE_TRY(attention(d, cmd, a));
     cmd.barrier();
     // output projection + residual
-    MOE_TRY(mulMat(d, cmd, L.wo.type, L.wo.address(), E, H * D, attnOut_.address(), H * D, tmp_.address(), E, nTok));
-    cmd.barrier();
-    MOE_TRY(add(d, cmd, x_.address(), tmp_.address(), x_.address(), nTok * E));
+    MOE_TRY(mulMat(d, cmd, L.wo.type, L.wo.address(), E, H * D, attnOut_.address(), H * D, x_.address(), E, nTok,
+                   true));
     cmd.barrier();
 
     // ffn rmsnorm
