@@ -170,7 +170,10 @@ void main() {
             if (t >= nt) break;
 #if SG_REDUCE
             float total = subgroupAdd(acc[r][t]);
-            if (subgroupElect()) Y.v[yrow[t] * p.yStride + row] = total;
+            if (subgroupElect()) {
+                const uint yo = yrow[t] * p.yStride + row;
+                Y.v[yo] = (p.flags & FLAG_ACCUMULATE) != 0u ? Y.v[yo] + total : total;
+            }
 #else
             red[tid] = acc[r][t];
             barrier();
@@ -178,7 +181,10 @@ void main() {
                 if (tid < s) red[tid] += red[tid + s];
                 barrier();
             }
-            if (tid == 0u) Y.v[yrow[t] * p.yStride + row] = red[0];
+            if (tid == 0u) {
+                const uint yo = yrow[t] * p.yStride + row;
+                Y.v[yo] = (p.flags & FLAG_ACCUMULATE) != 0u ? Y.v[yo] + red[0] : red[0];
+            }
             barrier();
 #endif
         }

@@ -118,7 +118,8 @@ void main() {
         if (row >= p.rows) continue;
         for (uint t = 0; t < NT; ++t) {
             if (t >= nt) break;
-            Y.v[yrow[t] * p.yStride + row] = acc[r][t];
+            const uint yo = yrow[t] * p.yStride + row;
+            Y.v[yo] = (p.flags & FLAG_ACCUMULATE) != 0u ? Y.v[yo] + acc[r][t] : acc[r][t];
         }
     }
 }

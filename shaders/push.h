@@ -24,6 +24,7 @@ struct FillPush {
 
 // mul_mat.comp (dense and expert-indexed products)
 #define FLAG_X_PER_SLOT 1u
+#define FLAG_ACCUMULATE 2u  // MODE 0: y += the product
 struct MatMulPush {
     PC_ADDR w;             // weights (rows, cols) or (nExpert, rows, cols)
     PC_ADDR x;             // (nTok, cols) or (nTok*k, cols) with FLAG_X_PER_SLOT

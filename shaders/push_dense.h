@@ -40,6 +40,9 @@ struct RopePush {
     PC_U32 flags;       // ROPE_NEOX
     PC_F32 ratioHi;
     PC_F32 ratioLo;
+    PC_ADDR x2;         // a second tensor rotated by the same dispatch (k beside q), 0: none
+    PC_U32 nHeads2;     // its heads: global heads nHeads.. are its heads 0..
+    PC_U32 tokStride2;
 };
 
 // softmax.comp, in place: each of rows rows of n floats (row stride n).
@@ -97,7 +100,7 @@ struct EltwisePush {
 
 #ifndef MOE_GLSL
 static_assert(sizeof(RmsNormPush) == 48);
-static_assert(sizeof(RopePush) == 48);
+static_assert(sizeof(RopePush) == 64);
 static_assert(sizeof(SoftmaxPush) == 16);
 static_assert(sizeof(AttentionPush) == 80);
 static_assert(sizeof(EltwisePush) == 48);

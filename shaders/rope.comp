@@ -7,7 +7,8 @@
 // several ulp off, which at position 4096 is ~1e-3 rad, so theta is built in float-float
 // arithmetic (error-free products, `precise` so nothing is contracted), rounded once, then
 // reduced mod pi/2 in extended precision and evaluated with minimax polynomials.
-// Thread = one (token gy, head * nRot/2 + pair) rotation.
+// Thread = one (token gy, head * nRot/2 + pair) rotation. Heads past nHeads belong to the
+// second tensor x2 (nHeads2 heads, its own token stride): q and k in one dispatch.
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
 #include "push_dense.h"
@@ -78,15 +79,16 @@ void main() {
     const uint half_ = p.nRot / 2u;
     const uint idx = gl_GlobalInvocationID.x;  // head * half + pair
     const uint t = gl_WorkGroupID.y;
-    if (idx >= p.nHeads * half_ || t >= p.nTok) return;
-    const uint h = idx / half_;
+    if (idx >= (p.nHeads + p.nHeads2) * half_ || t >= p.nTok) return;
+    const bool second = idx >= p.nHeads * half_;
+    const uint h = idx / half_ - (second ? p.nHeads : 0u);
     const uint i = idx % half_;
     const vec2 cs = cosSin(ropeTheta(Ints(p.positions).v[t], i));
     const bool neox = (p.flags & ROPE_NEOX) != 0u;
-    const uint base = t * p.tokStride + h * p.headDim;
+    const uint base = t * (second ? p.tokStride2 : p.tokStride) + h * p.headDim;
     const uint i0 = base + (neox ? i : 2u * i);
     const uint i1 = base + (neox ? i + half_ : 2u * i + 1u);
-    Floats X = Floats(p.x);
+    Floats X = Floats(second ? p.x2 : p.x);
     const float a = X.v[i0], b = X.v[i1];
     X.v[i0] = a * cs.x - b * cs.y;
     X.v[i1] = a * cs.y + b * cs.x;

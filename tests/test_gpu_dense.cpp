@@ -162,6 +162,51 @@ TEST_CASE("rope vs CPU: normal and NeoX; headDim 2/64/80/128, partial rotation; 
     }
 }
 
+TEST_CASE("rope of q and k in one dispatch vs CPU: GQA/MHA, normal and NeoX, k inside a wider row") {
+    ValidationGuard guard;
+    struct Shape {
+        uint32_t nTok, nHeadQ, nHeadK, headDim, nRot, kStride;  // kStride 0: nHeadK * headDim
+    };
+    const Shape shapes[] = {{1, 8, 2, 64, 64, 0}, {37, 4, 4, 80, 80, 0}, {9, 16, 1, 128, 64, 3 * 128}};
+    for (bool neox : {false, true}) {
+        for (const Shape& s : shapes) {
+            const std::string name = fmt("rope q+k/%s nTok=%u heads=%u/%u headDim=%u nRot=%u kStride=%u",
+                                         neox ? "neox" : "normal", s.nTok, s.nHeadQ, s.nHeadK, s.headDim, s.nRot,
+                                         s.kStride);
+            SUBCASE(name.c_str()) {
+                const uint32_t qStride = s.nHeadQ * s.headDim, kStride = s.kStride ? s.kStride : s.nHeadK * s.headDim;
+                auto q = randn(size_t(s.nTok) * qStride, s.nTok + 1), k = randn(size_t(s.nTok) * kStride, s.nTok + 2);
+                std::vector<int32_t> pos(s.nTok);
+                for (uint32_t t = 0; t < s.nTok; ++t) pos[t] = int32_t(t * 97 % 2049);
+                std::vector<float> qRef = q, kRef = k;
+                for (uint32_t t = 0; t < s.nTok; ++t) {
+                    cpu::rope(&qRef[size_t(t) * qStride], 1, s.nHeadQ, s.headDim, &pos[t], s.nRot, 10000.0f, neox);
+                    cpu::rope(&kRef[size_t(t) * kStride], 1, s.nHeadK, s.headDim, &pos[t], s.nRot, 10000.0f, neox);
+                }
+                auto qb = upload(q), kb = upload(k), pb = upload(pos);
+                auto& dev = GpuEnv::dev();
+                vk::Commands cmd(dev);
+                Status st = rt::rope(dev, cmd, qb.address(), s.nTok, s.nHeadQ, s.headDim, pb.address(), s.nRot,
+                                     10000.0f, neox, 0, rt::RopeSecond{kb.address(), s.nHeadK, s.kStride});
+                REQUIRE_MESSAGE(st.ok(), st.message());
+                CHECK(cmd.dispatchCount() == 1);
+                cmd.hostBarrier();
+                REQUIRE(cmd.submitAndWait().ok());
+                expectClose(name + " q", qRef, download<float>(qb, q.size()), kTolRope);
+                expectClose(name + " k", kRef, download<float>(kb, k.size()), kTolRope);
+            }
+        }
+    }
+    // a second tensor without heads, or a stride that cannot hold them, is refused
+    auto& dev = GpuEnv::dev();
+    vk::Commands cmd(dev);
+    auto qb = deviceBuffer(64 * 4), pb = deviceBuffer(4);
+    Status st = rt::rope(dev, cmd, qb.address(), 1, 1, 64, pb.address(), 64, 10000.0f, false, 0,
+                         rt::RopeSecond{qb.address(), 2, 64});
+    REQUIRE(!st.ok());
+    CHECK(st.message() == "rope: the second tensor needs heads and a token stride that holds them");
+}
+
 TEST_CASE("softmax vs CPU: shared/subgroup reduction; n 1..32000; 1 to 70000 rows") {
     ValidationGuard guard;
     struct Shape {

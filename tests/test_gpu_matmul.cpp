@@ -23,7 +23,8 @@ bool expectRowsKernel(GgmlType t, uint32_t cols) {
     return GpuEnv::dev().texelWeights() && t != GgmlType::Q4_K && t != GgmlType::Q6_K && cols % 16 == 0;
 }
 
-double runMulMat(GgmlType t, Shape s, uint32_t seed) {
+// accumulate: y starts as random values and the product is added to them (y += x · Wᵀ).
+double runMulMat(GgmlType t, Shape s, uint32_t seed, bool accumulate = false) {
     auto& d = GpuEnv::dev();
     auto w = makeWeights(t, s.rows, s.cols, seed);
     auto x = randn(size_t(s.nTok) * s.cols, seed + 1);
@@ -34,9 +35,13 @@ double runMulMat(GgmlType t, Shape s, uint32_t seed) {
     if (d.texelWeights() && wb.size() <= uint64_t(d.caps().maxTexelBufferElements) * 16)
         CHECK(d.allocator().texelWindow(wb.address()).set != VK_NULL_HANDLE);
     auto xb = upload(x);
-    auto yb = deviceBuffer(ref.size() * 4);
+    auto y0 = randn(ref.size(), seed + 2);
+    auto yb = accumulate ? upload(y0) : deviceBuffer(ref.size() * 4);
+    if (accumulate)
+        for (size_t i = 0; i < ref.size(); ++i) ref[i] += y0[i];
     vk::Commands cmd(d, 8);
-    auto st = rt::mulMat(d, cmd, t, wb.address(), s.rows, s.cols, xb.address(), s.cols, yb.address(), s.rows, s.nTok);
+    auto st = rt::mulMat(d, cmd, t, wb.address(), s.rows, s.cols, xb.address(), s.cols, yb.address(), s.rows, s.nTok,
+                         accumulate);
     REQUIRE_MESSAGE(st.ok(), st.message());
     cmd.hostBarrier();
     REQUIRE(cmd.submitAndWait().ok());
@@ -52,7 +57,7 @@ double runMulMat(GgmlType t, Shape s, uint32_t seed) {
 
 }  // namespace
 
-TEST_CASE("mul_mat matches the CPU reference for every weight type and awkward shapes") {
+TEST_CASE("mul_mat matches the CPU reference for every weight type and awkward shapes, storing or adding to y") {
     ValidationGuard guard;
     for (GgmlType t : kWeightTypes) {
         const uint32_t bs = uint32_t(cpu::blockSize(t));
@@ -67,7 +72,9 @@ TEST_CASE("mul_mat matches the CPU reference for every weight type and awkward s
                 CAPTURE(s.rows);
                 CAPTURE(s.cols);
                 CAPTURE(s.nTok);
-                double e = runMulMat(t, s, seed++);
+                const bool accumulate = seed % 2 == 1;  // every other shape adds to y
+                CAPTURE(accumulate);
+                double e = runMulMat(t, s, seed++, accumulate);
                 CHECK(e < 1e-10);
             }
         }

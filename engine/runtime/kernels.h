@@ -30,8 +30,9 @@ MatMulShape matMulShape(const vk::DeviceCaps& caps);
 Result<ShaderId> typedShader(ShaderId f32Variant, GgmlType t);
 
 // y (nTok, rows) = x (nTok, cols) · Wᵀ, W (rows, cols) of type t. Strides in floats.
+// accumulate: y += x · Wᵀ (a residual added by the product itself, one dispatch less).
 Status mulMat(vk::Device& dev, vk::Commands& cmd, GgmlType t, uint64_t w, uint32_t rows, uint32_t cols, uint64_t x,
-              uint32_t xStride, uint64_t y, uint32_t yStride, uint32_t nTok);
+              uint32_t xStride, uint64_t y, uint32_t yStride, uint32_t nTok, bool accumulate = false);
 
 // Expert-indexed product, one workgroup row per (token, slot):
 // y (nTok*k, rows) = x · W[ids[t,j]]ᵀ; x rows per token, or per (token, slot) when xPerSlot.

@@ -84,7 +84,8 @@ Status rmsNorm(vk::Device& dev, vk::Commands& cmd, uint64_t x, uint64_t w, uint6
 }
 
 Status rope(vk::Device& dev, vk::Commands& cmd, uint64_t x, uint32_t nTok, uint32_t nHeads, uint32_t headDim,
-            uint64_t positions, uint32_t nRot, float freqBase, bool neox, uint32_t tokStride) {
+            uint64_t positions, uint32_t nRot, float freqBase, bool neox, uint32_t tokStride,
+            const RopeSecond& second) {
     MOE_TRY(checkRows("rope", nTok, nHeads * headDim));
     if (nRot == 0 || nRot % 2 || nRot > headDim)
         return makeError("rope: rotated dims " + std::to_string(nRot) + " must be even and <= head size " +
@@ -92,6 +93,10 @@ Status rope(vk::Device& dev, vk::Commands& cmd, uint64_t x, uint32_t nTok, uint3
     if (!(freqBase > 0.0f)) return makeError("rope: frequency base must be positive");
     if (tokStride == 0) tokStride = nHeads * headDim;
     if (tokStride < nHeads * headDim) return makeError("rope: token stride smaller than a token's heads");
+    const uint32_t nHeads2 = second.x ? second.nHeads : 0;
+    const uint32_t tokStride2 = second.tokStride ? second.tokStride : nHeads2 * headDim;
+    if (second.x && (nHeads2 == 0 || tokStride2 < nHeads2 * headDim))
+        return makeError("rope: the second tensor needs heads and a token stride that holds them");
     if (nTok > kMaxGroups) return makeError("rope: more than 65535 tokens in one call");
     const uint32_t wg = std::min<uint32_t>(64, dev.caps().maxWorkGroupInvocations);
     MOE_ASSIGN(const vk::Pipeline* p, dev.pipeline(ShaderId::rope, {{wg}}));
@@ -108,7 +113,10 @@ Status rope(vk::Device& dev, vk::Commands& cmd, uint64_t x, uint32_t nTok, uint3
     pc.flags = neox ? ROPE_NEOX : 0u;
     pc.ratioHi = float(ratio);
     pc.ratioLo = float(ratio - double(pc.ratioHi));
-    const uint32_t groups = ceilDiv(uint64_t(nHeads) * (nRot / 2), wg);
+    pc.x2 = second.x;
+    pc.nHeads2 = nHeads2;
+    pc.tokStride2 = tokStride2;
+    const uint32_t groups = ceilDiv(uint64_t(nHeads + nHeads2) * (nRot / 2), wg);
     if (groups > kMaxGroups) return makeError("rope: too many heads in one call");
     cmd.dispatch(*p, pc, groups, nTok);
     return {};

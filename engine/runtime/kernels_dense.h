@@ -24,8 +24,14 @@ Status rmsNorm(vk::Device& dev, vk::Commands& cmd, uint64_t x, uint64_t w, uint6
 // Rotary embedding in place. x: (nTok, nHeads, headDim), token rows tokStride apart (heads
 // contiguous), so q and k can be rotated inside a fused qkv buffer; positions: int32 (nTok).
 // Pairs (2i, 2i+1) (neox == false) or (i, i + nRot/2) (neox) for i < nRot/2, base freqBase.
+// `second`, when its x is not 0, is rotated by the same dispatch (k beside q: one launch less).
+struct RopeSecond {
+    uint64_t x = 0;
+    uint32_t nHeads = 0, tokStride = 0;  // tokStride 0: nHeads * headDim
+};
 Status rope(vk::Device& dev, vk::Commands& cmd, uint64_t x, uint32_t nTok, uint32_t nHeads, uint32_t headDim,
-            uint64_t positions, uint32_t nRot, float freqBase, bool neox, uint32_t tokStride = 0);
+            uint64_t positions, uint32_t nRot, float freqBase, bool neox, uint32_t tokStride = 0,
+            const RopeSecond& second = {});
 
 // Softmax of each row in place. x: (rows, n).
 Status softmax(vk::Device& dev, vk::Commands& cmd, uint64_t x, uint32_t rows, uint32_t n,

@@ -166,11 +166,12 @@ static push::MatMulPush matMulPush(uint64_t w, uint64_t x, uint64_t y, uint32_t 
 }
 
 Status mulMat(vk::Device& dev, vk::Commands& cmd, GgmlType t, uint64_t w, uint32_t rows, uint32_t cols, uint64_t x,
-              uint32_t xStride, uint64_t y, uint32_t yStride, uint32_t nTok) {
+              uint32_t xStride, uint64_t y, uint32_t yStride, uint32_t nTok, bool accumulate) {
     MOE_TRY(checkCols(t, cols));
     MOE_ASSIGN(const MatMulKernel k, matMulKernel(dev, t, kDense, nTok == 1 ? 1 : 8, w, x, xStride, cols));
     const uint32_t nr = k.rowsPerGroup, nt = k.tokensPerGroup;
     push::MatMulPush pc = matMulPush(k.w, k.x, y, rows, cols, nTok, xStride, yStride);
+    pc.flags = accumulate ? FLAG_ACCUMULATE : 0u;
     const uint32_t tokGroups = (nTok + nt - 1) / nt;
     if (tokGroups > kMaxGroups) return makeError("too many tokens in one matmul");
     // huge row counts (vocabularies) are split into several dispatches

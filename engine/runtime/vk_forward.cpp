@@ -164,10 +164,7 @@ Status VkForward::allocate(const ForwardOptions& opts) {
     MOE_TRY(dev(x_, B * E, "activations"));
     MOE_TRY(dev(xn_, B * E, "activations"));
     MOE_TRY(dev(q_, B * H * D, "activations"));
-    MOE_TRY(dev(k_, B * KV * D, "activations"));
-    MOE_TRY(dev(v_, B * KV * D, "activations"));
     MOE_TRY(dev(attnOut_, B * H * D, "activations"));
-    MOE_TRY(dev(tmp_, B * E, "activations"));
     MOE_TRY(dev(routerLogits_, B * NE, "router logits"));
     MOE_TRY(dev(groups_, moeGroupBytes(uint32_t(B), uint32_t(KC), uint32_t(NE)) / 4, "expert groups"));
     MOE_TRY(dev(gate_, B * KC * F, "expert activations"));
@@ -289,36 +286,34 @@ Status VkForward::recordAttentionRouter(vk::Commands& cmd, uint32_t il, uint32_t
     // attention rmsnorm
     MOE_TRY(rmsNorm(d, cmd, x_.address(), L.attn_norm.address(), xn_.address(), nTok, E, eps));
     cmd.barrier();
-    // q, k, v projections (+ biases)
+    // q, k, v projections (+ biases); k and v are written straight into the KV cache rows of
+    // positions pos0.., where the k norm and rope then work in place (no copy, one barrier less)
+    const uint64_t kvRow = uint64_t(KV) * D * 4;
+    const uint64_t kRows = kCache_[il].address() + pos0 * kvRow, vRows = vCache_[il].address() + pos0 * kvRow;
     MOE_TRY(mulMat(d, cmd, L.wq.type, L.wq.address(), H * D, E, xn_.address(), E, q_.address(), H * D, nTok));
-    MOE_TRY(mulMat(d, cmd, L.wk.type, L.wk.address(), KV * D, E, xn_.address(), E, k_.address(), KV * D, nTok));
-    MOE_TRY(mulMat(d, cmd, L.wv.type, L.wv.address(), KV * D, E, xn_.address(), E, v_.address(), KV * D, nTok));
+    MOE_TRY(mulMat(d, cmd, L.wk.type, L.wk.address(), KV * D, E, xn_.address(), E, kRows, KV * D, nTok));
+    MOE_TRY(mulMat(d, cmd, L.wv.type, L.wv.address(), KV * D, E, xn_.address(), E, vRows, KV * D, nTok));
     cmd.barrier();
     if (L.bq) {
         MOE_TRY(eltwise(d, cmd, Eltwise::Add, q_.address(), L.bq.address(), q_.address(), nTok, H * D, H * D, 0, H * D));
-        MOE_TRY(eltwise(d, cmd, Eltwise::Add, k_.address(), L.bk.address(), k_.address(), nTok, KV * D, KV * D, 0, KV * D));
-        MOE_TRY(eltwise(d, cmd, Eltwise::Add, v_.address(), L.bv.address(), v_.address(), nTok, KV * D, KV * D, 0, KV * D));
+        MOE_TRY(eltwise(d, cmd, Eltwise::Add, kRows, L.bk.address(), kRows, nTok, KV * D, KV * D, 0, KV * D));
+        MOE_TRY(eltwise(d, cmd, Eltwise::Add, vRows, L.bv.address(), vRows, nTok, KV * D, KV * D, 0, KV * D));
         cmd.barrier();
     }
     // q/k norms: per head (qwen3moe) or over the whole projection (olmoe)
     if (L.q_norm) {
         if (c.qk_norm_per_head) {
             MOE_TRY(rmsNorm(d, cmd, q_.address(), L.q_norm.address(), q_.address(), nTok * H, D, eps));
-            MOE_TRY(rmsNorm(d, cmd, k_.address(), L.k_norm.address(), k_.address(), nTok * KV, D, eps));
+            MOE_TRY(rmsNorm(d, cmd, kRows, L.k_norm.address(), kRows, nTok * KV, D, eps));
         } else {
             MOE_TRY(rmsNorm(d, cmd, q_.address(), L.q_norm.address(), q_.address(), nTok, H * D, eps));
-            MOE_TRY(rmsNorm(d, cmd, k_.address(), L.k_norm.address(), k_.address(), nTok, KV * D, eps));
+            MOE_TRY(rmsNorm(d, cmd, kRows, L.k_norm.address(), kRows, nTok, KV * D, eps));
         }
         cmd.barrier();
     }
     // rope
-    MOE_TRY(rope(d, cmd, q_.address(), nTok, H, D, positions_.address(), nRot, c.rope_freq_base, c.rope_neox));
-    MOE_TRY(rope(d, cmd, k_.address(), nTok, KV, D, positions_.address(), nRot, c.rope_freq_base, c.rope_neox));
-    cmd.barrier();
-    // KV cache write
-    const uint64_t kvRow = uint64_t(KV) * D * 4;
-    MOE_TRY(copyRows(d, cmd, k_.address(), KV * D, kCache_[il].address() + pos0 * kvRow, KV * D, nTok, KV * D));
-    MOE_TRY(copyRows(d, cmd, v_.address(), KV * D, vCache_[il].address() + pos0 * kvRow, KV * D, nTok, KV * D));
+    MOE_TRY(rope(d, cmd, q_.address(), nTok, H, D, positions_.address(), nRot, c.rope_freq_base, c.rope_neox, 0,
+                 RopeSecond{kRows, KV, 0}));
     cmd.barrier();
     // attention over the cache
     AttentionArgs a;
@@ -336,9 +331,8 @@ Status VkForward::recordAttentionRouter(vk::Commands& cmd, uint32_t il, uint32_t
     MOE_TRY(attention(d, cmd, a));
     cmd.barrier();
     // output projection + residual
-    MOE_TRY(mulMat(d, cmd, L.wo.type, L.wo.address(), E, H * D, attnOut_.address(), H * D, tmp_.address(), E, nTok));
-    cmd.barrier();
-    MOE_TRY(add(d, cmd, x_.address(), tmp_.address(), x_.address(), nTok * E));
+    MOE_TRY(mulMat(d, cmd, L.wo.type, L.wo.address(), E, H * D, attnOut_.address(), H * D, x_.address(), E, nTok,
+                   true));
     cmd.barrier();
 
     // ffn rmsnorm

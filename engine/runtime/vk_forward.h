@@ -118,7 +118,7 @@ private:
     bool recordRouting_ = true;
 
     // activations (maxBatch rows)
-    vk::Buffer x_, xn_, q_, k_, v_, attnOut_, tmp_;
+    vk::Buffer x_, xn_, q_, attnOut_;
     vk::Buffer routerLogits_, groups_;
     vk::Buffer gate_, up_, act_, down_;
     vk::Buffer shGate_, shUp_, shAct_, shOut_, shG_;
