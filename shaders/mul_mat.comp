@@ -33,6 +33,7 @@ layout(push_constant) uniform PC { MatMulPush p; };
 layout(buffer_reference, std430, buffer_reference_align = 4) buffer Floats { float v[]; };
 layout(buffer_reference, std430, buffer_reference_align = 4) readonly buffer Ints { int v[]; };
 layout(buffer_reference, std430, buffer_reference_align = 16) readonly buffer Vec4s { vec4 v[]; };
+#include "mul_mat_work.glsl"
 
 #if !SG_REDUCE
 shared float red[WG];
@@ -45,55 +46,15 @@ void main() {
     Floats Y = Floats(p.y);
 
     // which tokens / expert this workgroup serves
-    uint64_t wbase = p.w;
-    uint nt = 0;
-    uint xrow[NT];
-    uint yrow[NT];
-#if MODE == 0
-    uint t0 = gl_WorkGroupID.y * NT;
-    for (uint t = 0; t < NT; ++t) {
-        xrow[t] = t0 + t;
-        yrow[t] = t0 + t;
-    }
-    nt = min(NT, p.nTok - min(t0, p.nTok));
-#elif MODE == 1
-    uint ts = gl_WorkGroupID.y;  // token*k + slot
-    int e = Ints(p.ids).v[ts];
-    xrow[0] = (p.flags & FLAG_X_PER_SLOT) != 0u ? ts : ts / p.k;
-    yrow[0] = ts;
-    if (e < 0) {
-        for (uint r = 0; r < NR; ++r)
-            if (tid == 0u && row0 + r < p.rows) Y.v[ts * p.yStride + row0 + r] = 0.0;
+    uint64_t wbase;
+    uint nt;
+    uint xrow[NT], yrow[NT];
+    bool emptySlot;
+    if (!mulMatWork(wbase, nt, xrow, yrow, emptySlot)) {
+        for (uint r = 0; emptySlot && r < NR; ++r)  // MODE 1, expert -1: zero output rows
+            if (tid == 0u && row0 + r < p.rows) Y.v[yrow[0] * p.yStride + row0 + r] = 0.0;
         return;
     }
-    if (p.slotTable != 0ul) {
-        e = Ints(p.slotTable).v[e];
-        if (e < 0) return;  // computed in another pass of the expert cache
-    }
-    wbase += uint64_t(e) * p.expertStride;
-    nt = 1;
-#else
-    uint e = gl_WorkGroupID.y;
-    Ints G = Ints(p.groups);
-    uint count = uint(G.v[e]);
-    uint first = gl_WorkGroupID.z * NT;
-    if (first >= count) return;
-    uint off = uint(G.v[p.nExpert + e]);
-    nt = min(NT, count - first);
-    uint slot = e;
-    if (p.slotTable != 0ul) {
-        int s = Ints(p.slotTable).v[e];
-        if (s < 0) return;  // not resident in this pass of the expert cache
-        slot = uint(s);
-    }
-    for (uint t = 0; t < NT; ++t) {
-        uint ts = uint(G.v[2u * p.nExpert + off + first + min(t, nt - 1u)]);  // token*k + slot
-        xrow[t] = (p.flags & FLAG_X_PER_SLOT) != 0u ? ts : ts / p.k;
-        yrow[t] = ts;
-    }
-    wbase += uint64_t(slot) * p.expertStride;
-#endif
-    if (nt == 0u) return;
 
     // 8 consecutive invocations share a 32-value chunk, 4 values each (see load4). The chunk's
     // x values are loaded once per token and reused by the workgroup's NR rows; as one vec4 load

@@ -7,4 +7,4 @@ endforeach()
 moe_shader(attention_combine attention_combine.comp)
 moe_shader(rope rope.comp)
 moe_shader(eltwise eltwise.comp)  # op = specialization constant 1
-moe_shader(attention_rows attention_rows.comp)
+moe_shader(attention_row attention_row.comp)

@@ -12,13 +12,13 @@ foreach(t f32:0 f16:1 bf16:30 q8_0:8 q4_0:2)
   moe_shader(mul_mat_sg_tx_${tname} mul_mat.comp WTYPE=${tid} MODE=0 SG_REDUCE=1 WTEXEL=1)
   moe_shader(mul_mat_moe_sg_tx_${tname} mul_mat.comp WTYPE=${tid} MODE=1 SG_REDUCE=1 WTEXEL=1)
 endforeach()
-# mul_mat_rows.comp (one invocation per output row, weights and x through texel views): dense,
+# mul_mat_row.comp (one invocation per output row, weights and x through texel views): dense,
 # direct and grouped; 3 ids per type in the same order (rt::rowsShader relies on it).
 foreach(t f32:0 f16:1 bf16:30 q8_0:8 q4_0:2)
   string(REPLACE ":" ";" tv ${t})
   list(GET tv 0 tname)
   list(GET tv 1 tid)
-  moe_shader(mul_mat_rows_${tname} mul_mat_rows.comp WTYPE=${tid} MODE=0)
-  moe_shader(mul_mat_moe_rows_${tname} mul_mat_rows.comp WTYPE=${tid} MODE=1)
-  moe_shader(mul_mat_moe_grouped_rows_${tname} mul_mat_rows.comp WTYPE=${tid} MODE=2)
+  moe_shader(mul_mat_row_${tname} mul_mat_row.comp WTYPE=${tid} MODE=0)
+  moe_shader(mul_mat_moe_row_${tname} mul_mat_row.comp WTYPE=${tid} MODE=1)
+  moe_shader(mul_mat_moe_grouped_row_${tname} mul_mat_row.comp WTYPE=${tid} MODE=2)
 endforeach()

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "core/types.h"
 #include "vk/commands.h"
 #include "vk/device.h"
 #include "vk/instance.h"
@@ -80,6 +81,11 @@ inline std::vector<std::string> kernelNames(vk::Commands& cmd) {
     return names;
 }
 inline bool startsWith(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
+// On devices that read through texel views, products of the 16-byte texel types with rows of a
+// multiple of 16 values run the row-per-invocation kernels; everything else keeps mul_mat.comp.
+inline bool expectRowKernel(GgmlType t, uint32_t cols) {
+    return GpuEnv::dev().texelWeights() && t != GgmlType::Q4_K && t != GgmlType::Q6_K && cols % 16 == 0;
+}
 
 // Allocate a device buffer and fill it from host data.
 template <class T>

@@ -300,7 +300,7 @@ void checkAttention(const AttnShape& s, rt::Reduce reduce, const std::string& na
         const auto names = kernelNames(cmd);
         REQUIRE(!names.empty());
         CAPTURE(names[0]);
-        CHECK((names[0] == "attention_rows") == rows);
+        CHECK((names[0] == "attention_row") == rows);
     }
     expectClose(name, ref, download<float>(ob, ref.size()), kTolAttention);
 }
@@ -321,7 +321,7 @@ TEST_CASE("attention vs CPU: GQA/MQA/MHA; headDim 1..256; 1 to 130 tokens; pos0 
         {2, 2, 1, 1, 3, 0, 0.0f, false},        // headDim 1
     };
     auto variants = reduceVariants();
-    variants.push_back({rt::Reduce::Auto, "auto"});  // the runtime's choice (attention_rows.comp on CPU-type devices)
+    variants.push_back({rt::Reduce::Auto, "auto"});  // the runtime's choice (attention_row.comp on CPU-type devices)
     for (auto [reduce, rname] : variants) {
         for (const AttnShape& s : shapes) {
             const std::string name = attnName(s, rname);

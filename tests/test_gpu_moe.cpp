@@ -184,15 +184,13 @@ void checkExpertProducts(GgmlType t, uint32_t nExpert, uint32_t k, uint32_t nTok
     cmd.hostBarrier();
     REQUIRE(cmd.submitAndWait().ok());
     if (d.caps().timestamps) {
-        // the row-per-invocation kernels on devices that read through texel views (16-byte
-        // texel types, rows of a multiple of 16 values), else mul_mat.comp
-        const bool rows = d.texelWeights() && t != GgmlType::Q4_K && t != GgmlType::Q6_K && cols % 16 == 0;
+        const bool rows = expectRowKernel(t, cols);
         const auto names = kernelNames(cmd);
         REQUIRE(names.size() == 3);
         CAPTURE(names[0]);
         CAPTURE(names[2]);
-        CHECK(startsWith(names[0], "mul_mat_moe_rows_") == rows);
-        CHECK(startsWith(names[2], "mul_mat_moe_grouped_rows_") == rows);
+        CHECK(startsWith(names[0], "mul_mat_moe_row_") == rows);
+        CHECK(startsWith(names[2], "mul_mat_moe_grouped_row_") == rows);
     }
     auto got1 = download<float>(y1, ref.size());
     auto got2 = download<float>(y2, ref.size());

@@ -18,9 +18,9 @@ TEST_CASE("kernel families drop the weight type and the texel-read, subgroup and
     CHECK(rt::kernelFamily("mul_mat_moe_tx_f16") == "mul_mat_moe");
     CHECK(rt::kernelFamily("mul_mat_f32") == "mul_mat");
     CHECK(rt::kernelFamily("mul_mat_moe_sg_q4_k") == "mul_mat_moe");
-    CHECK(rt::kernelFamily("mul_mat_rows_q8_0") == "mul_mat");
-    CHECK(rt::kernelFamily("mul_mat_moe_grouped_rows_q4_0") == "mul_mat_moe_grouped");
-    CHECK(rt::kernelFamily("attention_rows") == "attention");
+    CHECK(rt::kernelFamily("mul_mat_row_q8_0") == "mul_mat");
+    CHECK(rt::kernelFamily("mul_mat_moe_grouped_row_q4_0") == "mul_mat_moe_grouped");
+    CHECK(rt::kernelFamily("attention_row") == "attention");
     CHECK(rt::kernelFamily("get_rows_q8_0") == "get_rows");
     CHECK(rt::kernelFamily("mul_mat_moe_grouped_bf16") == "mul_mat_moe_grouped");
     CHECK(rt::kernelFamily("attention_sg") == "attention");

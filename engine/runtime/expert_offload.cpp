@@ -18,12 +18,21 @@ uint64_t expertBytes(const LayerWeights& l) {
     return stride(l.ffn_gate_exps) + stride(l.ffn_up_exps) + stride(l.ffn_down_exps);
 }
 
+namespace {
+
+uint64_t slotBytes(const Model& model) {  // one slot in every layer
+    uint64_t b = 0;
+    for (const LayerWeights& l : model.layers) b += expertBytes(l);
+    return b;
+}
+
+}  // namespace
+
 Result<uint32_t> chooseExpertSlots(const vk::Device& dev, const Model& model, const ExpertCacheOptions& opts,
                                    uint64_t otherDeviceBytes, std::string* note) {
     const ModelConfig& c = model.cfg;
     const uint32_t NE = c.expert_count, k = std::max<uint32_t>(1, c.expert_used_count);
-    uint64_t perSlot = 0;  // one slot in every layer
-    for (const LayerWeights& l : model.layers) perSlot += expertBytes(l);
+    const uint64_t perSlot = slotBytes(model);
     if (opts.slots >= 0) {
         if (opts.slots < int64_t(k))
             return makeError("expert cache: " + std::to_string(opts.slots) + " slots per layer is fewer than the " +
@@ -57,9 +66,7 @@ Result<uint32_t> chooseExpertSlots(const vk::Device& dev, const Model& model, co
 
 std::string automaticCacheNote(const vk::Device& dev, const Model& model, uint32_t slots, uint32_t estimated) {
     const ModelConfig& c = model.cfg;
-    uint64_t perSlot = 0;
-    for (const LayerWeights& l : model.layers) perSlot += expertBytes(l);
-    return "experts do not fit in device memory (" + std::to_string(mib(perSlot * c.expert_count)) + " MiB of " +
+    return "experts do not fit in device memory (" + std::to_string(mib(slotBytes(model) * c.expert_count)) + " MiB of " +
            std::to_string(mib(dev.allocator().heapSize(vk::MemoryKind::Device))) + " MiB): expert cache of " +
            std::to_string(slots) + " of " + std::to_string(c.expert_count) + " experts per layer (" +
            std::to_string(c.block_count) + " layers" +

@@ -155,18 +155,17 @@ static push::AttentionPush attentionPush(const AttentionArgs& a) {
     return pc;
 }
 
-// Prefill on devices that read through texel views (CPU-type devices): attention_rows.comp, one
+// Prefill on devices that read through texel views (CPU-type devices): attention_row.comp, one
 // invocation per query token, when the head size is a multiple of 4 and views cover the KV
 // cache blocks at 16-byte aligned positions. Returns false (nothing recorded) otherwise, and for
 // one token (decode keeps the key-parallel kernel with its splits: one token would use one lane).
 static Result<bool> attentionRows(vk::Device& dev, vk::Commands& cmd, const AttentionArgs& a) {
     if (!dev.texelWeights() || a.nTok < 2 || a.headDim % 4 || a.reduce != Reduce::Auto) return false;
-    const uint32_t kvStride = a.kvStride ? a.kvStride : a.nHeadKv * a.headDim;
-    const vk::TexelWindow kw = dev.allocator().texelWindow(a.k), vw = dev.allocator().texelWindow(a.v);
-    if (!kw.set || !vw.set || (a.k - kw.base) % 16 || (a.v - vw.base) % 16 || kvStride % 4) return false;
-    const uint32_t wg = std::max<uint32_t>(dev.caps().subgroupSize, 1);
-    MOE_ASSIGN(const vk::Pipeline* p, dev.pipeline(ShaderId::attention_rows, {{wg, a.headDim}}, true));
     push::AttentionPush pc = attentionPush(a);
+    const vk::TexelWindow kw = dev.allocator().texelWindow(a.k), vw = dev.allocator().texelWindow(a.v);
+    if (!kw.set || !vw.set || (a.k - kw.base) % 16 || (a.v - vw.base) % 16 || pc.kvStride % 4) return false;
+    const uint32_t wg = std::max<uint32_t>(dev.caps().subgroupSize, 1);
+    MOE_ASSIGN(const vk::Pipeline* p, dev.pipeline(ShaderId::attention_row, {{wg, a.headDim}}, true));
     pc.k = a.k - kw.base;
     pc.v = a.v - vw.base;
     pc.scratch = 0;

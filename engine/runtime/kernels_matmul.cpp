@@ -51,6 +51,13 @@ static Result<ShaderId> texelShader(ShaderId f32Variant, GgmlType t) {
     return static_cast<ShaderId>(static_cast<uint32_t>(f32Variant) + idx * 4);
 }
 
+// The row-per-invocation variant: variants_texel.cmake emits 3 per texelType (dense, direct,
+// grouped), in the order of typeIndex.
+static Result<ShaderId> rowShader(ShaderId f32Variant, GgmlType t) {
+    MOE_ASSIGN(uint32_t idx, typeIndex(t));
+    return static_cast<ShaderId>(static_cast<uint32_t>(f32Variant) + idx * 3);
+}
+
 MatMulShape matMulShape(const vk::DeviceCaps& caps) {
     // One subgroup per workgroup when the subgroup size is fixed: reductions need no barrier.
     if (caps.subgroupArithmetic() && caps.minSubgroupSize == caps.maxSubgroupSize && caps.subgroupSize >= 8 &&
@@ -78,13 +85,13 @@ struct ModeShaders {
     bool hasTexel = true;
 };
 static constexpr ModeShaders kDense{ShaderId::mul_mat_f32, ShaderId::mul_mat_sg_f32, ShaderId::mul_mat_tx_f32,
-                                    ShaderId::mul_mat_sg_tx_f32, ShaderId::mul_mat_rows_f32};
+                                    ShaderId::mul_mat_sg_tx_f32, ShaderId::mul_mat_row_f32};
 static constexpr ModeShaders kMoeDirect{ShaderId::mul_mat_moe_f32, ShaderId::mul_mat_moe_sg_f32,
                                         ShaderId::mul_mat_moe_tx_f32, ShaderId::mul_mat_moe_sg_tx_f32,
-                                        ShaderId::mul_mat_moe_rows_f32};
+                                        ShaderId::mul_mat_moe_row_f32};
 static constexpr ModeShaders kMoeGrouped{ShaderId::mul_mat_moe_grouped_f32, ShaderId::mul_mat_moe_grouped_sg_f32,
                                          ShaderId::mul_mat_moe_grouped_f32, ShaderId::mul_mat_moe_grouped_sg_f32,
-                                         ShaderId::mul_mat_moe_grouped_rows_f32, false};
+                                         ShaderId::mul_mat_moe_grouped_row_f32, false};
 
 // One mul_mat dispatch's kernel: the pipeline, the descriptor sets of the texel views holding the
 // weights and x (null: device addresses), the positions to push (addresses or view offsets),
@@ -124,8 +131,7 @@ static Result<MatMulKernel> matMulKernel(vk::Device& dev, GgmlType t, const Mode
             // decode 4 rows; batches 8 rows x 16 tokens (each weight fetched once per 16 tokens)
             const uint32_t nr = nt == 1 ? 4 : 8;
             const uint32_t rnt = nt == 1 ? 1 : 16;
-            MOE_ASSIGN(uint32_t idx, typeIndex(t));
-            const auto id = static_cast<ShaderId>(static_cast<uint32_t>(m.rows) + idx * 3);
+            MOE_ASSIGN(ShaderId id, rowShader(m.rows, t));
             MOE_ASSIGN(k.pipeline, dev.pipeline(id, vk::SpecConstants{{wg, nr, rnt}}, true));
             k.set = win.set;
             k.xSet = xwin.set;

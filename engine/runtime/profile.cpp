@@ -16,8 +16,7 @@ std::string kernelFamily(const std::string& shaderName) {
             break;
         }
     }
-    if (s == "get_rows") return s;  // a kernel's name, not a variant marker
-    for (const std::string m : {"_rows", "_tx", "_sg"})
+    for (const std::string m : {"_row", "_tx", "_sg"})
         if (s.size() > m.size() && s.compare(s.size() - m.size(), m.size(), m) == 0) s.resize(s.size() - m.size());
     return s;
 }

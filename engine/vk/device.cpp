@@ -77,7 +77,7 @@ Result<std::unique_ptr<Device>> Device::create(Instance& instance, uint32_t inde
         sl.bindingCount = 1;
         sl.pBindings = &b;
         VK_CHECK(vkCreateDescriptorSetLayout(d->device_, &sl, nullptr, &d->texelSetLayout_));
-        // set 0: the weights' block, set 1: the activations' block (mul_mat_rows.comp)
+        // set 0: the weights' block, set 1: the activations' block (mul_mat_row.comp)
         const VkDescriptorSetLayout sets[2] = {d->texelSetLayout_, d->texelSetLayout_};
         li.setLayoutCount = 2;
         li.pSetLayouts = sets;

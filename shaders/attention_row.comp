@@ -1,6 +1,6 @@
 #version 450
 // Causal grouped-query attention with one invocation per query token: the prefill kernel for
-// CPU-type devices (see mul_mat_rows.comp for why: there a texel fetch is a vector gather, a
+// CPU-type devices (see mul_mat_row.comp for why: there a texel fetch is a vector gather, a
 // buffer load and a cross-lane reduction are per-lane loops). Workgroup = (head gx, tile gy of
 // WG tokens); each invocation keeps its query and its output row in registers and scans its keys
 // once with an online softmax, so no value crosses lanes. Keys and values come through texel

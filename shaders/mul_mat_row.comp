@@ -28,6 +28,7 @@ layout(push_constant) uniform PC { MatMulPush p; };
 layout(set = 1, binding = 0) uniform usamplerBuffer xTexels;
 layout(buffer_reference, std430, buffer_reference_align = 4) buffer Floats { float v[]; };
 layout(buffer_reference, std430, buffer_reference_align = 4) readonly buffer Ints { int v[]; };
+#include "mul_mat_work.glsl"
 
 vec4 x4(uint texel) { return uintBitsToFloat(texelFetch(xTexels, int(texel))); }
 
@@ -36,57 +37,17 @@ void main() {
     const uint rowGroup = gl_WorkGroupID.x * WG * NR + p.rowBase;
     Floats Y = Floats(p.y);
 
-    uint64_t wbase = p.w;
-    uint nt = 0;
-    uint xrow[NT];
-    uint yrow[NT];
-#if MODE == 0
-    const uint t0 = gl_WorkGroupID.y * NT;
-    for (uint t = 0; t < NT; ++t) {
-        xrow[t] = t0 + t;
-        yrow[t] = t0 + t;
-    }
-    nt = min(NT, p.nTok - min(t0, p.nTok));
-#elif MODE == 1
-    const uint ts = gl_WorkGroupID.y;  // token*k + slot
-    int e = Ints(p.ids).v[ts];
-    xrow[0] = (p.flags & FLAG_X_PER_SLOT) != 0u ? ts : ts / p.k;
-    yrow[0] = ts;
-    if (e < 0) {
-        for (uint r = 0; r < NR; ++r) {
+    uint64_t wbase;
+    uint nt;
+    uint xrow[NT], yrow[NT];
+    bool emptySlot;
+    if (!mulMatWork(wbase, nt, xrow, yrow, emptySlot)) {
+        for (uint r = 0; emptySlot && r < NR; ++r) {  // MODE 1, expert -1: zero output rows
             const uint row = rowGroup + r * WG + lane;
-            if (row < p.rows) Y.v[ts * p.yStride + row] = 0.0;
+            if (row < p.rows) Y.v[yrow[0] * p.yStride + row] = 0.0;
         }
         return;
     }
-    if (p.slotTable != 0ul) {
-        e = Ints(p.slotTable).v[e];
-        if (e < 0) return;  // computed in another pass of the expert cache
-    }
-    wbase += uint64_t(e) * p.expertStride;
-    nt = 1;
-#else
-    const uint e = gl_WorkGroupID.y;
-    Ints G = Ints(p.groups);
-    const uint count = uint(G.v[e]);
-    const uint first = gl_WorkGroupID.z * NT;
-    if (first >= count) return;
-    const uint off = uint(G.v[p.nExpert + e]);
-    nt = min(NT, count - first);
-    uint slot = e;
-    if (p.slotTable != 0ul) {
-        const int s = Ints(p.slotTable).v[e];
-        if (s < 0) return;  // not resident in this pass of the expert cache
-        slot = uint(s);
-    }
-    for (uint t = 0; t < NT; ++t) {
-        const uint ts = uint(G.v[2u * p.nExpert + off + first + min(t, nt - 1u)]);  // token*k + slot
-        xrow[t] = (p.flags & FLAG_X_PER_SLOT) != 0u ? ts : ts / p.k;
-        yrow[t] = ts;
-    }
-    wbase += uint64_t(slot) * p.expertStride;
-#endif
-    if (nt == 0u) return;
 
     // rows of this invocation: rowGroup + r*WG + lane (consecutive lanes, consecutive rows);
     // a row past the end reads row 0's weights (in range) and is not stored
