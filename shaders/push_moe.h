@@ -15,6 +15,8 @@ namespace moe::push {
 
 // router.comp: see engine/cpu/router.h for the exact semantics (the spec).
 #define ROUTER_MAX_EXPERTS 1024u
+// the widest routing row (k, kMax) of every backend: router.comp sizes its shared list with it
+#define MOE_ROUTE_CAP 64u
 #define ROUTER_GATING_SOFTMAX 0u
 #define ROUTER_GATING_SIGMOID 1u
 #define ROUTER_SELECT_TOPK 0u

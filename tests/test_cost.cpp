@@ -30,7 +30,7 @@ TEST_CASE("decode bytes of a Q8_0 llama model, by hand") {
     const uint64_t perLayer = norms + attn + router;
     CHECK(perLayer == 14112);
     const uint64_t expert = 32 * 68 + 32 * 68 + 64 * 34;  // gate, up (32 rows of 64), down (64 rows of 32)
-    CHECK(expertBytes(m->layers[0], 8) == expert);
+    CHECK(expertBytes(*m->plan.layers[0].moe()) == expert);
 
     const uint32_t two[] = {2, 2};
     TokenBytes b = decodeBytes(*m, two, 0);
@@ -53,7 +53,7 @@ TEST_CASE("a tied lm head reads token_embd") {
     auto m = loadSynth("cost_llama_q8_tied", llamaQ8(true));
     const uint32_t two[] = {2, 2};
     CHECK(decodeBytes(*m, two, 0).lmHead == 512 * 68);
-    CHECK(decodeBytes(*m, two, 0).lmHead == m->token_embd.nBytes);
+    CHECK(decodeBytes(*m, two, 0).lmHead == m->plan.tokenEmbd.nBytes);
 }
 
 TEST_CASE("decode bytes of an F16 qwen2moe model: biases and the shared expert") {

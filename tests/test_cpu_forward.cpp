@@ -176,7 +176,26 @@ TEST_CASE("context length is enforced without truncation") {
     CHECK(st.message().find("pos0 3 is past the 0 cached positions") != std::string::npos);
 }
 
-TEST_CASE("routing hook sees every layer and token; routing is not degenerate") {
+// The routing record of the last call, one entry per (layer, token) with the selected experts
+// only (count entries), as the assertions below read it.
+struct Entry {
+    uint32_t layer, pos;
+    std::vector<int32_t> ids;
+    std::vector<float> weights, probs;
+};
+std::vector<Entry> entriesOf(const rt::RoutingRecord& r, uint32_t pos0) {
+    std::vector<Entry> out;
+    for (uint32_t il = 0; il < r.nLayer; ++il)
+        for (uint32_t t = 0; t < r.nTok; ++t) {
+            const int32_t n = r.countAt(il, t);
+            out.push_back({il, pos0 + t, std::vector<int32_t>(r.idsAt(il, t), r.idsAt(il, t) + n),
+                           std::vector<float>(r.weightsAt(il, t), r.weightsAt(il, t) + n),
+                           std::vector<float>(r.probsAt(il, t), r.probsAt(il, t) + r.nExpert)});
+        }
+    return out;
+}
+
+TEST_CASE("the routing record holds every layer and token; routing is not degenerate") {
     for (Arch a : kArchs) {
         const std::string name = std::string(archName(a)) + "_F32";
         CAPTURE(name);
@@ -184,13 +203,12 @@ TEST_CASE("routing hook sees every layer and token; routing is not degenerate") 
         const ModelConfig& c = m->cfg;
         const auto p = prompt(*m);
         CpuForward fw(*m, 32);
-        cpu::RoutingRecord rec;
-        fw.setRoutingHook(rec.hook());
         std::vector<float> logits(c.n_vocab);
         REQUIRE(fw.forward(p.data(), uint32_t(p.size()), 0, logits.data(), false).ok());
-        REQUIRE(rec.entries.size() == c.block_count * p.size());
+        auto entries = entriesOf(fw.lastRouting(), 0);
+        REQUIRE(entries.size() == c.block_count * p.size());
         std::vector<std::set<int32_t>> used(c.block_count);
-        for (const auto& e : rec.entries) {
+        for (const auto& e : entries) {
             REQUIRE(e.ids.size() == c.expert_used_count);
             double sum = 0;
             for (float w : e.weights) sum += w;
@@ -203,11 +221,12 @@ TEST_CASE("routing hook sees every layer and token; routing is not degenerate") 
         }
         for (const auto& u : used) CHECK(u.size() >= c.expert_count / 2);  // many experts in use
         // decode: one entry per layer, at the next position
-        rec.entries.clear();
         const int32_t tok = argmax(logits.data(), c.n_vocab);
-        REQUIRE(fw.forward(&tok, 1, fw.nPast(), logits.data(), false).ok());
-        REQUIRE(rec.entries.size() == c.block_count);
-        CHECK(rec.entries[0].pos == p.size());
+        const uint32_t pos = fw.nPast();
+        REQUIRE(fw.forward(&tok, 1, pos, logits.data(), false).ok());
+        entries = entriesOf(fw.lastRouting(), pos);
+        REQUIRE(entries.size() == c.block_count);
+        CHECK(entries[0].pos == p.size());
     }
 }
 
@@ -232,11 +251,9 @@ TEST_CASE("router parameters can be overridden per layer") {
     steer.mask[0] = 1;
     steer.forced = {3};
     fw.setRouterParams(0, steer);
-    cpu::RoutingRecord rec;
-    fw.setRoutingHook(rec.hook());
     REQUIRE(fw.forward(p.data(), uint32_t(p.size()), 0, other.data(), false).ok());
     CHECK(cpu::nmse(base.data(), other.data(), V) > 1e-6);
-    for (const auto& e : rec.entries) {
+    for (const auto& e : entriesOf(fw.lastRouting(), 0)) {
         if (e.layer == 1) CHECK(e.ids.size() == 1);
         if (e.layer == 0) {
             CHECK(std::find(e.ids.begin(), e.ids.end(), 0) == e.ids.end());
@@ -245,7 +262,7 @@ TEST_CASE("router parameters can be overridden per layer") {
         }
     }
     // back to the defaults: the original logits again
-    fw.setRouterParamsAll(dflt);
+    REQUIRE(fw.setRouting(std::vector<cpu::RouterParams>(c.block_count, dflt)).ok());
     REQUIRE(fw.forward(p.data(), uint32_t(p.size()), 0, other.data(), false).ok());
     CHECK(base == other);
 
@@ -254,7 +271,11 @@ TEST_CASE("router parameters can be overridden per layer") {
     bad.kMax = 1;
     bad.k = 2;
     fw.setRouterParams(0, bad);
-    CHECK_FALSE(fw.forward(p.data(), 1, 0, other.data(), false).ok());
+    CHECK(fw.forward(p.data(), 1, 0, other.data(), false).message().find("routing, layer 0: k 2 must be in 1..kMax (1)") !=
+          std::string::npos);
+    // the same check refuses it up front, as on the Vulkan backend
+    CHECK(fw.setRouting(std::vector<cpu::RouterParams>(c.block_count, bad)).message() ==
+          "routing, layer 0: k 2 must be in 1..kMax (1)");
 }
 
 TEST_CASE("mixed-quantization models run") {

@@ -32,7 +32,7 @@ std::string modelPath() { return test::synthModelPath("context_qwen2moe", contex
 // A backend that remembers the logits of each forward() call.
 class RecordingBackend final : public Backend {
 public:
-    explicit RecordingBackend(Backend& inner) : inner_(inner) {}
+    explicit RecordingBackend(Backend& inner) : Backend(inner.model(), inner.options()), inner_(inner) {}
     Status forward(const int32_t* tokens, uint32_t nTok, uint32_t pos0, float* logits, bool allLogits) override {
         MOE_TRY(inner_.forward(tokens, nTok, pos0, logits, allLogits));
         calls.push_back({pos0, nTok, std::vector<float>(logits, logits + vocab)});

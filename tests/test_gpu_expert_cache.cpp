@@ -126,7 +126,7 @@ void checkArch(const char* name, Arch arch) {
         CHECK(got.tokens == ref.tokens);
         // telemetry: bytes = loads x expert bytes; the cache was cold, so the first use of
         // every expert was a miss
-        const uint64_t eb = rt::expertBytes(model->layers[0]);
+        const uint64_t eb = expertBytes(*model->plan.layers[0].moe());
         CHECK(total.bytesUploaded == (total.misses + total.prefetches) * eb);
         CHECK(total.misses >= std::min<uint64_t>(NE, b.slots));
         CHECK(total.hits > 0);
@@ -232,7 +232,7 @@ TEST_CASE("expert cache: live telemetry == simulator replay of the recorded trac
             tr.info.k = c.expert_used_count;
             tr.info.kMax = c.expert_used_count;
             tr.info.cache = {cache::policyName(policy), 6, prefetch};
-            for (const LayerWeights& l : model->layers) tr.info.expertBytes.push_back(rt::expertBytes(l));
+            for (const LayerPlan& l : model->plan.layers) tr.info.expertBytes.push_back(expertBytes(*l.moe()));
             std::vector<float> logits(V);
             auto step = [&](const int32_t* toks, uint32_t n, uint32_t pos) {
                 REQUIRE(f.value()->forward(toks, n, pos, logits.data(), false).ok());

@@ -49,22 +49,31 @@ void checkConfig(const Model& m, const SynthSpec& s) {
     CHECK(c.expert_feed_forward_length == s.n_ff_exp);
     CHECK(c.layer_norm_rms_epsilon == s.rms_eps);
     CHECK(c.rope_freq_base == s.rope_freq_base);
-    CHECK(c.rope_neox == (s.arch != Arch::Llama));
     CHECK(c.expert_weights_norm == (s.arch == Arch::Llama || s.arch == Arch::Qwen3Moe));
-    CHECK(c.qk_norm == (s.arch == Arch::Qwen3Moe || s.arch == Arch::Olmoe));
-    CHECK(c.qk_norm_per_head == (s.arch == Arch::Qwen3Moe));
-    CHECK(c.attn_bias == (s.arch == Arch::Qwen2Moe));
     CHECK(c.expert_shared_count == (s.arch == Arch::Qwen2Moe ? 1u : 0u));
     CHECK(c.expert_shared_feed_forward_length == (s.arch == Arch::Qwen2Moe ? s.n_ff_shexp : 0u));
     CHECK(c.output_tied == s.tiedOutput);
-    REQUIRE(m.layers.size() == s.n_layer);
-    const LayerWeights& l = m.layers.back();
-    CHECK(l.wq.ne[0] == s.n_embd);
-    CHECK(l.wq.ne[1] == int64_t(s.n_head * s.head_dim));
-    CHECK(l.ffn_down_exps.ne[0] == s.n_ff_exp);
-    CHECK(l.ffn_down_exps.ne[2] == s.n_expert);
-    CHECK(bool(l.q_norm) == c.qk_norm);
-    CHECK(bool(l.ffn_gate_inp_shexp) == (s.arch == Arch::Qwen2Moe));
+    // the layer plan: attention then routed experts in every layer, with the family's forms
+    REQUIRE(m.plan.layers.size() == s.n_layer);
+    for (const LayerPlan& lp : m.plan.layers) {
+        REQUIRE(lp.blocks.size() == 2);
+        REQUIRE(std::holds_alternative<AttentionBlock>(lp.blocks[0]));
+        REQUIRE(std::holds_alternative<MoeBlock>(lp.blocks[1]));
+    }
+    const AttentionBlock& a = *m.plan.layers.back().attention();
+    const MoeBlock& moe = *m.plan.layers.back().moe();
+    CHECK(a.rope.neox == (s.arch != Arch::Llama));
+    CHECK(a.rope.nRot == s.head_dim);
+    CHECK(a.qkNorm == (s.arch == Arch::Qwen3Moe ? QkNorm::PerHead : s.arch == Arch::Olmoe ? QkNorm::Whole : QkNorm::None));
+    CHECK(bool(a.bq) == (s.arch == Arch::Qwen2Moe));
+    CHECK(a.wq.ne[0] == s.n_embd);
+    CHECK(a.wq.ne[1] == int64_t(s.n_head * s.head_dim));
+    CHECK(moe.downExps.ne[0] == s.n_ff_exp);
+    CHECK(moe.downExps.ne[2] == s.n_expert);
+    CHECK(moe.router.k == s.n_expert_used);
+    CHECK(moe.router.normalize == c.expert_weights_norm);
+    CHECK(bool(a.qNorm) == (a.qkNorm != QkNorm::None));
+    CHECK(bool(moe.shared.gateInp) == (s.arch == Arch::Qwen2Moe));
     CHECK(m.paramsTotal() == fileElements(m.file));
     const uint64_t perExpert = 3ull * s.n_ff_exp * s.n_embd;
     CHECK(m.paramsActive() == m.paramsTotal() - uint64_t(s.n_layer) * (s.n_expert - s.n_expert_used) * perExpert);
@@ -121,11 +130,12 @@ TEST_CASE("every architecture loads in F32 and Q8_0 with its hyper-parameters an
             CAPTURE(type_);
             auto m = loadSynth(std::string(archName(a)) + "_" + typeName(type), s);
             checkConfig(*m, s);
-            CHECK(m->layers[0].wq.type == type);
-            CHECK(m->layers[0].ffn_gate_inp.type == type);
-            CHECK(m->layers[0].ffn_down_exps.type == type);
-            CHECK(m->token_embd.type == type);
-            CHECK(m->layers[0].attn_norm.type == GgmlType::F32);
+            const LayerPlan& l0 = m->plan.layers[0];
+            CHECK(l0.attention()->wq.type == type);
+            CHECK(l0.moe()->router.w.type == type);
+            CHECK(l0.moe()->downExps.type == type);
+            CHECK(m->plan.tokenEmbd.type == type);
+            CHECK(l0.attention()->norm.w.type == GgmlType::F32);
             checkTokenizer(*m);
         }
     }
@@ -141,18 +151,19 @@ TEST_CASE("mixed quantization: per-tensor types as real quantized files have the
             CAPTURE(arch);
         auto m = loadSynth(std::string(archName(a)) + "_mixed", s);
         checkConfig(*m, s);
-        const LayerWeights& l = m->layers[0];
-        CHECK(l.wq.type == GgmlType::Q8_0);
-        CHECK(l.wo.type == GgmlType::Q8_0);
-        CHECK(l.ffn_gate_inp.type == GgmlType::F32);
-        CHECK(l.ffn_gate_exps.type == GgmlType::Q4_K);
-        CHECK(l.ffn_up_exps.type == GgmlType::Q4_K);
-        CHECK(l.ffn_down_exps.type == GgmlType::Q6_K);
-        CHECK(m->output.type == GgmlType::Q6_K);
-        CHECK(m->token_embd.type == GgmlType::Q8_0);
+        const AttentionBlock& at = *m->plan.layers[0].attention();
+        const MoeBlock& l = *m->plan.layers[0].moe();
+        CHECK(at.wq.type == GgmlType::Q8_0);
+        CHECK(at.wo.type == GgmlType::Q8_0);
+        CHECK(l.router.w.type == GgmlType::F32);
+        CHECK(l.gateExps.type == GgmlType::Q4_K);
+        CHECK(l.upExps.type == GgmlType::Q4_K);
+        CHECK(l.downExps.type == GgmlType::Q6_K);
+        CHECK(m->plan.output.type == GgmlType::Q6_K);
+        CHECK(m->plan.tokenEmbd.type == GgmlType::Q8_0);
         if (a == Arch::Qwen2Moe) {
-            CHECK(l.ffn_gate_inp_shexp.type == GgmlType::F32);
-            CHECK(l.ffn_down_shexp.type == GgmlType::Q6_K);
+            CHECK(l.shared.gateInp.type == GgmlType::F32);
+            CHECK(l.shared.down.type == GgmlType::Q6_K);
         }
         CHECK(m->file.findU32("general.file_type") == 15u);
     }
@@ -168,8 +179,8 @@ TEST_CASE("other weight types and a tied lm head") {
         auto m = loadSynth(std::string("tied_") + typeName(type), s);
         checkConfig(*m, s);
         CHECK(m->cfg.output_tied);
-        CHECK(m->output.data == m->token_embd.data);
-        CHECK(m->output.type == type);
+        CHECK(m->plan.output.data == m->plan.tokenEmbd.data);
+        CHECK(m->plan.output.type == type);
     }
     SynthSpec bad = synthSpecFor(Arch::Olmoe);
     bad.weightType = GgmlType::Q4_K;  // n_embd 64 is not a multiple of 256

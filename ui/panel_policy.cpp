@@ -109,7 +109,7 @@ void drawPolicyPanel(RoutingState& routing, const ModelState& model, UiActions& 
         return ImGui::End();
     }
     const uint32_t L = model.facts->layers, NE = model.facts->experts, modelK = model.facts->expertsUsed;
-    const uint32_t maxK = std::min<uint32_t>(NE, uint32_t(routing::kMaxRouteWidth));
+    const uint32_t maxK = uint32_t(cpu::routeWidthCap(NE));
     if (routing.policies.size() != L) routing.policies.assign(L, defaultRoutingControls(modelK));
 
     // every layer at once

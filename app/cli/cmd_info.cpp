@@ -40,7 +40,8 @@ void registerInfo(CLI::App& app) {
                     c.expert_feed_forward_length, c.expert_shared_feed_forward_length);
         std::printf("router:             softmax top-%u%s\n", c.expert_used_count,
                     c.expert_weights_norm ? ", renormalised" : ", not renormalised");
-        std::printf("rope:               %s, base %g, %u dims\n", c.rope_neox ? "NeoX" : "normal", c.rope_freq_base,
+        const AttentionBlock* attn = model->plan.layers.empty() ? nullptr : model->plan.layers[0].attention();
+        std::printf("rope:               %s, base %g, %u dims\n", attn && attn->rope.neox ? "NeoX" : "normal", c.rope_freq_base,
                     c.rope_dimension_count ? c.rope_dimension_count : c.head_dim);
         std::printf("parameters:         %s total, %s active per token\n", fmt(model->paramsTotal()).c_str(),
                     fmt(model->paramsActive()).c_str());

@@ -111,7 +111,7 @@ void registerTrace(CLI::App& app) {
         info.k = c.expert_used_count;
         info.kMax = widest;
         info.ctx = nCtx;
-        for (const LayerWeights& l : model->layers) info.expertBytes.push_back(rt::expertBytes(l));
+        for (const LayerPlan& l : model->plan.layers) info.expertBytes.push_back(l.moe() ? expertBytes(*l.moe()) : 0);
         if (rt::ExpertOffload* cache = backend->expertCache()) {
             info.cache.policy = cache::policyName(cache->layer(0).policy());
             info.cache.slots = cache->slots();

@@ -1,48 +1,30 @@
-// CPU reference forward pass of the whole MoE transformer: the spec the Vulkan forward pass is
-// tested against. Written for clarity (one function, top to bottom), not speed. Owns an F32 KV
-// cache; prefill takes many tokens per call (batched matMul, causal attention from pos0), decode
-// one. Routing is observable (a hook sees every layer's selection) and steerable (router
-// parameters per layer, e.g. another k, top-p, masks).
+// CPU reference forward pass: executes the model's layer plan (model/plan.h) block by block, the
+// spec the Vulkan forward pass is tested against. Written for clarity, not speed. Owns an F32 KV
+// cache per attention block; prefill takes many tokens per call (batched matMul, causal
+// attention from pos0), decode one. Routing is observable (the routing record of the last call,
+// the same type the Vulkan pass fills) and steerable (router parameters per layer: another k,
+// top-p, masks).
 #pragma once
 #include <cstdint>
-#include <functional>
+#include <unordered_map>
 #include <vector>
 
 #include "core/result.h"
 #include "cpu/router.h"
 #include "model/model.h"
+#include "trace/routing_record.h"
 
 namespace moe::cpu {
 
-// One layer's routing of the tokens of one forward() call. Pointers are valid during the hook.
-struct RoutingEvent {
-    uint32_t layer = 0;
-    uint32_t pos0 = 0;        // position of token 0 of the call
-    uint32_t nTok = 0;
-    int32_t nExpert = 0;
-    int32_t kMax = 0;         // row width of ids / weights
-    const float* logits;      // (nTok, nExpert) router logits
-    const float* probs;       // (nTok, nExpert) gate probabilities (after mask / scale)
-    const int32_t* ids;       // (nTok, kMax) selected experts in rank order, -1 padded
-    const float* weights;     // (nTok, kMax) their combine weights, 0 padded
-    const int32_t* counts;    // (nTok) experts selected per token
-};
-using RoutingHook = std::function<void(const RoutingEvent&)>;
+// The checks of a forward step shared by every backend: nTok > 0, positions inside the context
+// ("context length N exceeded"), pos0 not past the nPast cached positions, token ids in the
+// vocabulary.
+Status checkStep(const ModelConfig& c, const int32_t* tokens, uint32_t nTok, uint32_t pos0, uint32_t nCtx,
+                 uint32_t nPast);
 
-// A flat copy of RoutingEvents, for tests and traces: record.at(layer, token).
-struct RoutingRecord {
-    struct Entry {
-        uint32_t layer, pos;
-        std::vector<int32_t> ids;    // the selected experts (count entries)
-        std::vector<float> weights;  // their weights
-        std::vector<float> probs;    // (nExpert)
-    };
-    std::vector<Entry> entries;
-    void add(const RoutingEvent& e);
-    RoutingHook hook() {
-        return [this](const RoutingEvent& e) { add(e); };
-    }
-};
+// The model's own router of an MoE block (k = expert_used_count, renormalised as the file says):
+// what both backends use when no routing policy is set.
+RouterParams defaultRouterParams(const MoeBlock& moe);
 
 class CpuForward {
 public:
@@ -51,37 +33,41 @@ public:
 
     // Runs tokens [pos0, pos0 + nTok) through the model. pos0 may rewind (<= positions cached so
     // far); the cache then holds pos0 + nTok positions. logits: (nTok, n_vocab) when allLogits,
-    // else (n_vocab) for the last token. Errors: nTok == 0, a token id out of range, pos0 past
-    // the cache, "context length N exceeded".
+    // else (n_vocab) for the last token. Errors: those of checkStep.
     Status forward(const int32_t* tokens, uint32_t nTok, uint32_t pos0, float* logits, bool allLogits);
 
-    // Forget the cache (positions 0 again). Router parameters and hook are kept.
+    // Forget the cache (positions 0 again). Router parameters are kept.
     void reset() { nPast_ = 0; }
     uint32_t nPast() const { return nPast_; }
     uint32_t nCtx() const { return nCtx_; }
     const Model& model() const { return model_; }
 
-    // The model's router: softmax, top-k with k = expert_used_count, renormalised as
-    // expert_weights_norm says. Per-layer overrides are the routing policies of the research UI.
-    cpu::RouterParams defaultRouterParams() const;
-    void setRouterParams(uint32_t layer, cpu::RouterParams p) { router_.at(layer) = std::move(p); }
-    void setRouterParamsAll(const cpu::RouterParams& p) { router_.assign(router_.size(), p); }
-    const cpu::RouterParams& routerParams(uint32_t layer) const { return router_.at(layer); }
+    // Per-layer router parameters (the routing policies of the research UI); the defaults are
+    // defaultRouterParams() of each layer's MoE block. setRouting checks them (checkRouting).
+    RouterParams defaultRouterParams() const;
+    void setRouterParams(uint32_t layer, RouterParams p) { router_.at(layer) = std::move(p); }
+    const RouterParams& routerParams(uint32_t layer) const { return router_.at(layer); }
+    Status setRouting(const std::vector<RouterParams>& layers);
 
-    void setRoutingHook(RoutingHook hook) { hook_ = std::move(hook); }
+    // Routing of the last forward() call (every layer and token); empty when recording is off.
+    const rt::RoutingRecord& lastRouting() const { return routing_; }
+    void setRecordRouting(bool on) { recordRouting_ = on; }
+    bool recordRouting() const { return recordRouting_; }
 
 private:
-    struct LayerVectors {  // norms and biases as F32
-        std::vector<float> attn_norm, ffn_norm, q_norm, k_norm, bq, bk, bv;
-    };
+    struct Step;  // the activations of one call
+    void attentionBlock(const AttentionBlock& a, uint32_t il, Step& s);
+    void moeBlock(const MoeBlock& m, uint32_t il, Step& s);
+    const float* vec(const TensorView& t) const;  // a norm or bias vector as F32 (null when absent)
+
     const Model& model_;
     uint32_t nCtx_;
     uint32_t nPast_ = 0;
-    std::vector<LayerVectors> vec_;
-    std::vector<float> outputNorm_;
+    std::unordered_map<const uint8_t*, std::vector<float>> vectors_;  // F32 copies of norms and biases
     std::vector<std::vector<float>> kCache_, vCache_;  // per layer: (nCtx, n_head_kv, head_dim)
-    std::vector<cpu::RouterParams> router_;
-    RoutingHook hook_;
+    std::vector<RouterParams> router_;
+    rt::RoutingRecord routing_;
+    bool recordRouting_ = true;
 };
 
 }  // namespace moe::cpu

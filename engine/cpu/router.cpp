@@ -1,6 +1,8 @@
 // CPU reference of the MoE router (see router.h for the step-by-step specification).
 #include "cpu/router.h"
 
+#include <string>
+
 #include <algorithm>
 #include <cassert>
 #include <cmath>
@@ -116,6 +118,31 @@ float entropy(const float* p, int64_t n) {
     for (int64_t i = 0; i < n; ++i)
         if (p[i] > 0.0f) h -= double(p[i]) * std::log(double(p[i]));
     return float(h);
+}
+
+Status checkRouterParams(const RouterParams& p, int64_t nExpert, uint32_t layer) {
+    const std::string at = "routing, layer " + std::to_string(layer) + ": ";
+    const int cap = routeWidthCap(nExpert);
+    if (p.kMax < 1 || p.kMax > cap)
+        return makeError(at + "kMax " + std::to_string(p.kMax) + " is out of range 1.." + std::to_string(cap));
+    if (p.selection == Selection::TopK && (p.k < 1 || p.k > p.kMax))
+        return makeError(at + "k " + std::to_string(p.k) + " must be in 1..kMax (" + std::to_string(p.kMax) + ")");
+    for (const auto* v : {&p.selectionBias, &p.logitScale})
+        if (!v->empty() && int64_t(v->size()) != nExpert)
+            return makeError(at + "per-expert arrays need " + std::to_string(nExpert) + " values");
+    if (!p.mask.empty() && int64_t(p.mask.size()) != nExpert)
+        return makeError(at + "the mask needs " + std::to_string(nExpert) + " values");
+    for (int32_t e : p.forced)
+        if (e < 0 || e >= nExpert) return makeError(at + "forced expert " + std::to_string(e) + " is out of range");
+    return {};
+}
+
+Status checkRouting(const std::vector<RouterParams>& layers, int64_t nExpert, uint32_t nLayer) {
+    if (layers.size() != nLayer)
+        return makeError("routing: " + std::to_string(layers.size()) + " layers of router parameters for a model with " +
+                         std::to_string(nLayer));
+    for (uint32_t il = 0; il < nLayer; ++il) MOE_TRY(checkRouterParams(layers[il], nExpert, il));
+    return {};
 }
 
 }  // namespace moe::cpu

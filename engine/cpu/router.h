@@ -32,7 +32,15 @@
 #include <cstdint>
 #include <vector>
 
+#include "core/result.h"
+#include "push_moe.h"  // MOE_ROUTE_CAP, shared with shaders/router.comp
+
 namespace moe::cpu {
+
+// The widest routing row (k, kMax) any router may produce, on every backend.
+constexpr int kRouteCap = int(MOE_ROUTE_CAP);
+// Widest row for a layer of nExpert experts: min(nExpert, kRouteCap).
+inline int routeWidthCap(int64_t nExpert) { return nExpert < kRouteCap ? int(nExpert) : kRouteCap; }
 
 enum class Gating { Softmax, Sigmoid };
 enum class Selection { TopK, TopP };
@@ -50,6 +58,13 @@ struct RouterParams {
     std::vector<uint8_t> mask;         // (nExpert) or empty; nonzero = expert never selected
     std::vector<int32_t> forced;       // expert ids always selected (unless masked)
 };
+
+// Checks one layer's parameters for nExpert experts: kMax in 1..routeWidthCap(nExpert), TopK's
+// k in 1..kMax, per-expert arrays of nExpert values, forced experts in range. The one check of
+// every backend; errors read "routing, layer 3: kMax 70 is out of range 1..64".
+Status checkRouterParams(const RouterParams& p, int64_t nExpert, uint32_t layer);
+// The same for every layer, and that there is one entry per layer.
+Status checkRouting(const std::vector<RouterParams>& layers, int64_t nExpert, uint32_t nLayer);
 
 // logits: (nTok, nExpert); ids: (nTok, kMax); weights: (nTok, kMax); counts: (nTok);
 // probs: (nTok, nExpert) or null. Handles any nExpert >= 1 and kMax >= 1.

@@ -92,8 +92,8 @@ Status addElement(Policy& policy, std::string_view element) {
         std::vector<int32_t> k;
         MOE_TRY(parseIntList(element, f[1], "an expert count", k));
         for (int32_t v : k)
-            if (v < 1 || v > kMaxRouteWidth)
-                return bad(element, "K must be in 1.." + std::to_string(kMaxRouteWidth) + ", got " + std::to_string(v));
+            if (v < 1 || v > cpu::kRouteCap)
+                return bad(element, "K must be in 1.." + std::to_string(cpu::kRouteCap) + ", got " + std::to_string(v));
         policy.selection = Policy::Selection::TopK;
         policy.k = std::move(k);
         return {};
@@ -105,8 +105,8 @@ Status addElement(Policy& policy, std::string_view element) {
         if (!parseFloat(f[1], p) || !(p > 0.0f && p <= 1.0f))
             return bad(element, "P must be a number in (0, 1], got '" + std::string(f[1]) + "'");
         int32_t kMax = 0;
-        if (f.size() == 3 && (!parseInt(f[2], kMax) || kMax < 1 || kMax > kMaxRouteWidth))
-            return bad(element, "KMAX must be in 1.." + std::to_string(kMaxRouteWidth) + ", got '" + std::string(f[2]) + "'");
+        if (f.size() == 3 && (!parseInt(f[2], kMax) || kMax < 1 || kMax > cpu::kRouteCap))
+            return bad(element, "KMAX must be in 1.." + std::to_string(cpu::kRouteCap) + ", got '" + std::string(f[2]) + "'");
         policy.selection = Policy::Selection::TopP;
         policy.p = p;
         policy.kMax = kMax;

@@ -26,9 +26,6 @@
 
 namespace moe::routing {
 
-// Widest routing row (experts per token) the engine's buffers take.
-constexpr int kMaxRouteWidth = 64;
-
 struct Intervention {
     enum class Kind { Mask, Force, Scale };
     Kind kind = Kind::Mask;
@@ -73,9 +70,7 @@ cpu::RouterParams modelRouterParams(const ModelConfig& cfg);
 // leaves a layer without experts, more forced experts than KMAX.
 Result<std::vector<cpu::RouterParams>> resolve(const Policy& policy, const ModelConfig& cfg);
 
-// Widest routing row a model's engine buffers take: min(n_expert, 64).
-inline int32_t routeWidthCap(const ModelConfig& cfg) {
-    return int32_t(cfg.expert_count < uint32_t(kMaxRouteWidth) ? cfg.expert_count : uint32_t(kMaxRouteWidth));
-}
+// Widest routing row a model's engine buffers take: min(n_expert, cpu::kRouteCap).
+inline int32_t routeWidthCap(const ModelConfig& cfg) { return cpu::routeWidthCap(cfg.expert_count); }
 
 }  // namespace moe::routing

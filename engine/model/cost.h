@@ -30,7 +30,7 @@ struct TokenBytes {
 };
 
 // Bytes of one routed expert of a layer (its gate, up and down matrices).
-uint64_t expertBytes(const LayerWeights& l, uint32_t nExpert);
+uint64_t expertBytes(const MoeBlock& m);
 // Bytes of a tensor as the Vulkan runtime holds it (1-D tensors as F32); 0 when absent.
 uint64_t deviceBytes(const TensorView& t);
 

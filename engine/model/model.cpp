@@ -1,13 +1,11 @@
-// GGUF model loader: architecture, hyper-parameters (<arch>.* keys as llama.cpp's converters
-// write them), every tensor checked for presence, type and exact shape, and the tokenizer.
-// Per-architecture facts (llama.cpp src/models/*.cpp, llama_model_rope_type):
-//   llama (Mixtral): normal RoPE, renormalised top-k, optional output (tied), no q/k norm;
-//   qwen2moe: NeoX RoPE, q/k/v biases, no renormalisation, shared expert scaled by
-//             sigmoid(ffn_gate_inp_shexp · x);
-//   qwen3moe: NeoX RoPE, per-head q/k RMSNorm (head_dim), renormalised top-k;
-//   olmoe:    NeoX RoPE, q/k RMSNorm over the whole projection, no renormalisation.
+// GGUF model loader: the hyper-parameters every architecture shares (<arch>.* keys as
+// llama.cpp's converters write them), then the architecture's file (model/arch_*.cpp) builds the
+// layer plan, every tensor checked for presence, type and exact shape, and the tokenizer.
 #include "model/model.h"
 
+#include "model/arch.h"
+
+#include <algorithm>
 #include <cstdio>
 #include <initializer_list>
 
@@ -15,87 +13,9 @@
 
 namespace moe {
 
-const char* archName(Arch a) {
-    switch (a) {
-        case Arch::Llama: return "llama";
-        case Arch::Qwen2Moe: return "qwen2moe";
-        case Arch::Qwen3Moe: return "qwen3moe";
-        case Arch::Olmoe: return "olmoe";
-    }
-    return "?";
-}
-
-std::optional<Arch> archFromName(std::string_view name) {
-    for (Arch a : {Arch::Llama, Arch::Qwen2Moe, Arch::Qwen3Moe, Arch::Olmoe})
-        if (name == archName(a)) return a;
-    return std::nullopt;
-}
-
 namespace {
 
-std::string shapeString(const int64_t* ne, int n) {
-    std::string s = "[";
-    for (int i = 0; i < n; ++i) s += (i ? ", " : "") + std::to_string(ne[i]);
-    return s + "]";
-}
-
-int nDimsOf(const int64_t ne[4]) {
-    int n = 4;
-    while (n > 1 && ne[n - 1] == 1) --n;
-    return n;
-}
-
-enum class Kind { Matrix, Vector };  // Vector: norms and biases (F32/F16/BF16)
-
-struct Loader {
-    const GgufFile& f;
-    std::string prefix;  // "<arch>."
-
-    Error error(const std::string& msg) const { return makeError(f.name() + ": " + msg); }
-
-    // Looks up `name`, checks type and shape. `shape` is in GGUF order (fastest first); missing
-    // trailing dims are 1 (as llama.cpp compares them). Absent optional tensors give an empty view.
-    Result<TensorView> tensor(const std::string& name, std::initializer_list<int64_t> shape, Kind kind,
-                              bool required = true) const {
-        const GgufTensor* t = f.tensor(name);
-        if (!t) {
-            if (required) return error("missing tensor '" + name + "'");
-            return TensorView{};
-        }
-        TensorView v;
-        v.name = name;
-        v.type = t->type;
-        v.data = t->data;
-        v.nBytes = t->nBytes;
-        for (int i = 0; i < 4; ++i) v.ne[i] = t->ne[i];
-        if (kind == Kind::Vector) {
-            if (t->type != GgmlType::F32 && t->type != GgmlType::F16 && t->type != GgmlType::BF16)
-                return error("tensor '" + name + "' has type " + typeName(t->type) +
-                             "; norm and bias vectors must be F32, F16 or BF16");
-        } else if (!cpu::isWeightType(t->type)) {
-            return error("tensor '" + name + "' has unsupported type " + typeName(t->type) +
-                         " (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K)");
-        }
-        int64_t want[4] = {1, 1, 1, 1};
-        int i = 0;
-        for (int64_t d : shape) want[i++] = d;
-        if (want[0] != v.ne[0] || want[1] != v.ne[1] || want[2] != v.ne[2] || want[3] != v.ne[3])
-            return error("tensor '" + name + "' has shape " + shapeString(v.ne, nDimsOf(v.ne)) + ", expected " +
-                         shapeString(want, int(shape.size())) + " (GGUF order, fastest first)");
-        const int64_t block = cpu::blockSize(t->type);
-        if (v.ne[0] % block != 0)
-            return error("tensor '" + name + "' row length " + std::to_string(v.ne[0]) + " is not a multiple of the " +
-                         typeName(t->type) + " block size " + std::to_string(block));
-        return v;
-    }
-
-    // <arch>.key lookups; GgufFile errors already name the file and the key.
-    Result<uint32_t> u32(const std::string& key) const { return f.getU32(prefix + key); }
-    Result<uint32_t> u32Or(const std::string& key, uint32_t dflt) const { return f.getU32Or(prefix + key, dflt); }
-    Result<float> f32Or(const std::string& key, float dflt) const { return f.getF32Or(prefix + key, dflt); }
-};
-
-Status loadConfig(const Loader& L, ModelConfig& c) {
+Status loadConfig(const ArchLoader& L, const ArchDefaults& arch, ModelConfig& c) {
     const GgufFile& f = L.f;
     c.name = std::string(f.findString("general.name").value_or(""));
     MOE_ASSIGN(c.context_length, L.u32("context_length"));
@@ -148,22 +68,18 @@ Status loadConfig(const Loader& L, ModelConfig& c) {
     // expert FFN size: expert_feed_forward_length; Mixtral and OLMoE files give it as
     // feed_forward_length, Qwen files without the key use feed_forward_length / k (llama.cpp).
     uint32_t dfltFf = c.feed_forward_length;
-    if (c.arch == Arch::Qwen2Moe || c.arch == Arch::Qwen3Moe) dfltFf = c.feed_forward_length / c.expert_used_count;
+    if (arch.ffPerExpertFromK) dfltFf = c.feed_forward_length / c.expert_used_count;
     MOE_ASSIGN(c.expert_feed_forward_length, L.u32Or("expert_feed_forward_length", dfltFf));
     if (c.expert_feed_forward_length == 0)
         return L.error("missing key '" + L.prefix + "expert_feed_forward_length' (or feed_forward_length)");
 
-    c.rope_neox = c.arch != Arch::Llama;
-    c.qk_norm = c.arch == Arch::Qwen3Moe || c.arch == Arch::Olmoe;
-    c.qk_norm_per_head = c.arch == Arch::Qwen3Moe;
     // Mixtral and Qwen3-MoE renormalise the top-k weights; Qwen2-MoE and OLMoE do not
     // (norm_topk_prob = false). The key, when present, overrides the architecture default.
-    const bool dfltNorm = c.arch == Arch::Llama || c.arch == Arch::Qwen3Moe;
-    auto norm = f.getBoolOr(L.prefix + "expert_weights_norm", dfltNorm);
+    auto norm = f.getBoolOr(L.prefix + "expert_weights_norm", arch.normTopK);
     if (!norm) return norm.error();
     c.expert_weights_norm = *norm;
 
-    if (c.arch == Arch::Qwen2Moe) {
+    if (arch.sharedExpert) {
         MOE_ASSIGN(c.expert_shared_count, L.u32Or("expert_shared_count", 1));
         if (c.expert_shared_count != 1)
             return L.error("expert_shared_count " + std::to_string(c.expert_shared_count) +
@@ -176,57 +92,22 @@ Status loadConfig(const Loader& L, ModelConfig& c) {
     return {};
 }
 
-Status loadTensors(const Loader& L, Model& m) {
+Status loadPlan(const ArchLoader& L, const ArchDef& arch, Model& m) {
     const ModelConfig& c = m.cfg;
-    const int64_t E = c.embedding_length, V = c.n_vocab, H = c.head_count, Hkv = c.head_count_kv;
-    const int64_t D = c.head_dim, Q = H * D, KV = Hkv * D, X = c.expert_count, F = c.expert_feed_forward_length;
-    const auto M = Kind::Matrix, Vec = Kind::Vector;
-
-    MOE_ASSIGN(m.output_norm, L.tensor("output_norm.weight", {E}, Vec));
-    MOE_ASSIGN(m.output, L.tensor("output.weight", {E, V}, M, false));
-    m.cfg.output_tied = !m.output;
-    if (!m.output) m.output = m.token_embd;
+    ModelPlan& p = m.plan;
+    const int64_t E = c.embedding_length, V = c.n_vocab;
+    p.outputNorm.eps = c.layer_norm_rms_epsilon;
+    MOE_ASSIGN(p.outputNorm.w, L.tensor("output_norm.weight", {E}, TensorKind::Vector));
+    MOE_ASSIGN(p.output, L.tensor("output.weight", {E, V}, TensorKind::Matrix, false));
+    m.cfg.output_tied = !p.output;
+    if (!p.output) p.output = p.tokenEmbd;
 
     if (L.f.tensor("blk.0.ffn_gate.0.weight"))
         return L.error("per-expert tensors (blk.N.ffn_gate.E.weight, the pre-2024 Mixtral layout) are not "
                        "supported; re-convert the model with a current llama.cpp");
-    m.layers.resize(c.block_count);
-    for (uint32_t i = 0; i < c.block_count; ++i) {
-        LayerWeights& l = m.layers[i];
-        const std::string b = "blk." + std::to_string(i) + ".";
-        MOE_ASSIGN(l.attn_norm, L.tensor(b + "attn_norm.weight", {E}, Vec));
-        MOE_ASSIGN(l.wq, L.tensor(b + "attn_q.weight", {E, Q}, M));
-        MOE_ASSIGN(l.wk, L.tensor(b + "attn_k.weight", {E, KV}, M));
-        MOE_ASSIGN(l.wv, L.tensor(b + "attn_v.weight", {E, KV}, M));
-        MOE_ASSIGN(l.wo, L.tensor(b + "attn_output.weight", {Q, E}, M));
-        // biases: optional everywhere (Qwen2-MoE files carry them), all three or none
-        MOE_ASSIGN(l.bq, L.tensor(b + "attn_q.bias", {Q}, Vec, false));
-        MOE_ASSIGN(l.bk, L.tensor(b + "attn_k.bias", {KV}, Vec, false));
-        MOE_ASSIGN(l.bv, L.tensor(b + "attn_v.bias", {KV}, Vec, false));
-        const bool anyBias = l.bq || l.bk || l.bv, allBias = l.bq && l.bk && l.bv;
-        if (anyBias != allBias) return L.error("layer " + std::to_string(i) + " has some but not all q/k/v biases");
-        if (i == 0) m.cfg.attn_bias = allBias;
-        else if (m.cfg.attn_bias != allBias) return L.error("layer " + std::to_string(i) + " differs in q/k/v biases");
-        if (c.qk_norm_per_head) {
-            MOE_ASSIGN(l.q_norm, L.tensor(b + "attn_q_norm.weight", {D}, Vec));
-            MOE_ASSIGN(l.k_norm, L.tensor(b + "attn_k_norm.weight", {D}, Vec));
-        } else if (c.qk_norm) {
-            MOE_ASSIGN(l.q_norm, L.tensor(b + "attn_q_norm.weight", {Q}, Vec));
-            MOE_ASSIGN(l.k_norm, L.tensor(b + "attn_k_norm.weight", {KV}, Vec));
-        }
-        MOE_ASSIGN(l.ffn_norm, L.tensor(b + "ffn_norm.weight", {E}, Vec));
-        MOE_ASSIGN(l.ffn_gate_inp, L.tensor(b + "ffn_gate_inp.weight", {E, X}, M));
-        MOE_ASSIGN(l.ffn_gate_exps, L.tensor(b + "ffn_gate_exps.weight", {E, F, X}, M));
-        MOE_ASSIGN(l.ffn_up_exps, L.tensor(b + "ffn_up_exps.weight", {E, F, X}, M));
-        MOE_ASSIGN(l.ffn_down_exps, L.tensor(b + "ffn_down_exps.weight", {F, E, X}, M));
-        if (c.expert_shared_count > 0) {
-            const int64_t S = c.expert_shared_feed_forward_length;
-            MOE_ASSIGN(l.ffn_gate_inp_shexp, L.tensor(b + "ffn_gate_inp_shexp.weight", {E}, M));
-            MOE_ASSIGN(l.ffn_gate_shexp, L.tensor(b + "ffn_gate_shexp.weight", {E, S}, M));
-            MOE_ASSIGN(l.ffn_up_shexp, L.tensor(b + "ffn_up_shexp.weight", {E, S}, M));
-            MOE_ASSIGN(l.ffn_down_shexp, L.tensor(b + "ffn_down_shexp.weight", {S, E}, M));
-        }
-    }
+    p.layers.resize(c.block_count);
+    for (uint32_t i = 0; i < c.block_count; ++i) MOE_TRY(arch.buildLayer(L, c, i, p.layers[i]));
+    if (auto ok = checkExecutable(p); !ok) return L.error(ok.error().message);
     return {};
 }
 
@@ -273,34 +154,32 @@ Status loadTokenizerSpec(const GgufFile& f, TokenizerSpec& s) {
     return {};
 }
 
-uint64_t elements(const TensorView& t) {
-    return t ? uint64_t(t.ne[0] * t.ne[1] * t.ne[2] * t.ne[3]) : 0;
-}
-
 }  // namespace
 
 uint64_t Model::paramsTotal() const {
-    uint64_t n = elements(token_embd) + elements(output_norm) + (cfg.output_tied ? 0 : elements(output));
-    for (const LayerWeights& l : layers) {
-        for (const TensorView* t : {&l.attn_norm, &l.wq, &l.wk, &l.wv, &l.bq, &l.bk, &l.bv, &l.wo, &l.q_norm,
-                                    &l.k_norm, &l.ffn_norm, &l.ffn_gate_inp, &l.ffn_gate_exps, &l.ffn_up_exps,
-                                    &l.ffn_down_exps, &l.ffn_gate_inp_shexp, &l.ffn_gate_shexp, &l.ffn_up_shexp,
-                                    &l.ffn_down_shexp})
-            n += elements(*t);
-    }
+    uint64_t n = plan.tokenEmbd.elements() + plan.outputNorm.w.elements() + (cfg.output_tied ? 0 : plan.output.elements());
+    for (const LayerPlan& l : plan.layers) forEachTensor(l, [&](const TensorView& t, TensorRole) { n += t.elements(); });
     return n;
 }
 
 uint64_t Model::paramsActive() const {
     // every parameter except the routed experts that a token does not use
     uint64_t inactive = 0;
-    const uint64_t unused = cfg.expert_count - cfg.expert_used_count;
-    for (const LayerWeights& l : layers) {
-        const uint64_t perExpert =
-            (elements(l.ffn_gate_exps) + elements(l.ffn_up_exps) + elements(l.ffn_down_exps)) / cfg.expert_count;
-        inactive += perExpert * unused;
+    for (const LayerPlan& l : plan.layers) {
+        const MoeBlock* m = l.moe();
+        if (!m) continue;
+        const uint64_t perExpert = (m->gateExps.elements() + m->upExps.elements() + m->downExps.elements()) / m->nExpert;
+        inactive += perExpert * (m->nExpert - m->router.k);
     }
     return paramsTotal() - inactive;
+}
+
+Result<uint32_t> contextSize(const ModelConfig& c, uint32_t requested) {
+    const uint32_t ctxTrain = c.context_length ? c.context_length : 4096;
+    const uint32_t n = requested ? requested : std::min<uint32_t>(ctxTrain, 4096);
+    if (n > ctxTrain)
+        return makeError("context " + std::to_string(n) + " exceeds the model's context length " + std::to_string(ctxTrain));
+    return n;
 }
 
 Result<std::unique_ptr<Model>> loadModel(const std::string& path) {
@@ -314,23 +193,24 @@ Result<std::unique_ptr<Model>> loadModel(GgufFile file) {
     const GgufFile& f = m->file;
     auto archStr = f.getString("general.architecture");
     if (!archStr) return archStr.error();
-    auto arch = archFromName(*archStr);
+    const ArchDef* arch = findArch(*archStr);
     if (!arch)
-        return makeError(f.name() + ": unsupported architecture '" + std::string(*archStr) +
-                         "' (supported: llama with experts, qwen2moe, qwen3moe, olmoe)");
-    m->cfg.arch = *arch;
-    Loader L{f, std::string(*archStr) + "."};
+        return makeError(f.name() + ": unsupported architecture '" + std::string(*archStr) + "' (supported: " +
+                         supportedArchList() + ")");
+    m->cfg.arch = arch->arch;
+    ArchLoader L{f, std::string(*archStr) + "."};
 
     // token_embd first: its row count is the vocabulary size the other shapes use
     const GgufTensor* embd = f.tensor("token_embd.weight");
     if (!embd) return L.error("missing tensor 'token_embd.weight'");
-    MOE_TRY(loadConfig(L, m->cfg));
+    MOE_TRY(loadConfig(L, arch->defaults, m->cfg));
     if (embd->ne[1] <= 0 || embd->ne[1] > INT32_MAX)
         return L.error("tensor 'token_embd.weight' has " + std::to_string(embd->ne[1]) +
                        " rows; the vocabulary size must be in [1, 2^31-1]");
     m->cfg.n_vocab = uint32_t(embd->ne[1]);
-    MOE_ASSIGN(m->token_embd, L.tensor("token_embd.weight", {m->cfg.embedding_length, m->cfg.n_vocab}, Kind::Matrix));
-    MOE_TRY(loadTensors(L, *m));
+    MOE_ASSIGN(m->plan.tokenEmbd,
+               L.tensor("token_embd.weight", {m->cfg.embedding_length, m->cfg.n_vocab}, TensorKind::Matrix));
+    MOE_TRY(loadPlan(L, *arch, *m));
 
     MOE_TRY(loadTokenizerSpec(f, m->tokenizerSpec));
     if (m->tokenizerSpec.tokens.size() != m->cfg.n_vocab)

@@ -1,6 +1,6 @@
-// One MoE transformer description for every supported architecture: hyper-parameters under
-// their GGUF key names, and tensor views into the memory-mapped GGUF file.
-// The CPU reference forward pass (cpu/forward.h) and the Vulkan runtime both read this.
+// A loaded model: hyper-parameters under their GGUF key names, and the layer plan (model/plan.h)
+// whose blocks view tensors of the memory-mapped GGUF file. The CPU reference forward pass
+// (cpu/forward.h) and the Vulkan runtime both execute the plan.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -12,6 +12,7 @@
 #include "core/result.h"
 #include "core/types.h"
 #include "gguf/gguf.h"
+#include "model/plan.h"
 #include "tokenizer/tokenizer.h"
 
 namespace moe {
@@ -20,36 +21,6 @@ enum class Arch { Llama, Qwen2Moe, Qwen3Moe, Olmoe };
 const char* archName(Arch a);  // the general.architecture string: "llama", "qwen2moe", ...
 // general.architecture string to Arch; nullopt for anything else.
 std::optional<Arch> archFromName(std::string_view name);
-
-// A tensor inside the mapped file. Shapes are written outermost first in comments, e.g.
-// (n_expert, n_ff_exp, n_embd) means ne = {n_embd, n_ff_exp, n_expert} in GGUF order.
-struct TensorView {
-    std::string name;
-    GgmlType type = GgmlType::F32;
-    const uint8_t* data = nullptr;  // null when the (optional) tensor is absent
-    int64_t ne[4] = {1, 1, 1, 1};   // GGUF order: fastest first
-    uint64_t nBytes = 0;
-    explicit operator bool() const { return data != nullptr; }
-    int64_t rows() const { return ne[1] * ne[2] * ne[3]; }
-    uint64_t rowBytes() const { return moe::rowBytes(type, uint64_t(ne[0])); }
-};
-
-struct LayerWeights {
-    TensorView attn_norm;        // (n_embd)
-    TensorView wq;               // (n_head*head_dim, n_embd)
-    TensorView wk, wv;           // (n_head_kv*head_dim, n_embd)
-    TensorView bq, bk, bv;       // optional biases (qwen2moe): (n_head*head_dim) / (n_head_kv*head_dim)
-    TensorView wo;               // (n_embd, n_head*head_dim)
-    TensorView q_norm, k_norm;   // qwen3moe: (head_dim), per head; olmoe: (n_head*head_dim) / (n_head_kv*head_dim)
-    TensorView ffn_norm;         // (n_embd)
-    TensorView ffn_gate_inp;     // router: (n_expert, n_embd)
-    TensorView ffn_gate_exps;    // (n_expert, n_ff_exp, n_embd)
-    TensorView ffn_up_exps;      // (n_expert, n_ff_exp, n_embd)
-    TensorView ffn_down_exps;    // (n_expert, n_embd, n_ff_exp)
-    TensorView ffn_gate_inp_shexp;  // qwen2moe shared-expert gate: (n_embd) -> sigmoid scalar
-    TensorView ffn_gate_shexp, ffn_up_shexp;  // (n_ff_shexp, n_embd)
-    TensorView ffn_down_shexp;                // (n_embd, n_ff_shexp)
-};
 
 // Hyper-parameters, named after their GGUF keys (<arch>.<key>).
 struct ModelConfig {
@@ -71,11 +42,7 @@ struct ModelConfig {
     float layer_norm_rms_epsilon = 1e-6f;
     float rope_freq_base = 10000.0f;
     uint32_t rope_dimension_count = 0;  // n_rot (default head_dim)
-    bool rope_neox = false;             // NeoX pairing (qwen2moe, qwen3moe, olmoe) vs normal (llama)
     bool expert_weights_norm = false;   // renormalise the selected experts' weights
-    bool qk_norm = false;               // q/k RMSNorm present
-    bool qk_norm_per_head = false;      // qwen3moe: per head (head_dim); olmoe: over the whole projection
-    bool attn_bias = false;             // q/k/v biases present (qwen2moe files have them)
     bool output_tied = false;           // no output.weight: the lm head is token_embd
 };
 
@@ -83,10 +50,7 @@ struct Model {
     explicit Model(GgufFile f) : file(std::move(f)) {}
 
     ModelConfig cfg;
-    TensorView token_embd;   // (n_vocab, n_embd)
-    TensorView output_norm;  // (n_embd)
-    TensorView output;       // (n_vocab, n_embd); token_embd when tied
-    std::vector<LayerWeights> layers;
+    ModelPlan plan;          // what the forward passes execute, block by block
     TokenizerSpec tokenizerSpec;
     std::unique_ptr<Tokenizer> tokenizer;
     GgufFile file;           // owns the mapping the views point into
@@ -98,6 +62,10 @@ struct Model {
     uint64_t paramsTotal() const;
     uint64_t paramsActive() const;
 };
+
+// The KV-cache positions a backend allocates: `requested`, or the model's context length capped at
+// 4096 when 0. Error: more than the model's context length.
+Result<uint32_t> contextSize(const ModelConfig& c, uint32_t requested);
 
 // Loads a GGUF model: architecture, hyper-parameters, every tensor checked for presence, type
 // (engine weight types) and shape before any work. Errors name the file and the problem.

@@ -1,4 +1,4 @@
-// Backend factory: the Vulkan runtime (instance + device + VkForward) or the CPU reference.
+// The backend factory: the Vulkan runtime (instance + device + VkForward) or the CPU reference.
 #include "runtime/backend.h"
 
 #include <algorithm>
@@ -10,12 +10,11 @@
 namespace moe::rt {
 
 DeviceMemoryNeed deviceMemoryNeed(const Model& model, uint32_t nCtx) {
-    const ModelConfig& c = model.cfg;
     DeviceMemoryNeed n;
     // routed experts are left out: the expert cache fits them to what is free (chooseExpertSlots)
     for (const auto& t : model.file.tensors())
         if (t.name.find("_exps.") == std::string::npos) n.weights += t.nBytes;
-    n.kvCache = 2ull * c.block_count * nCtx * c.head_count_kv * c.head_dim * sizeof(float);
+    n.kvCache = uint64_t(nCtx) * kvBytesPerToken(model.plan);
     return n;
 }
 
@@ -30,130 +29,111 @@ Status checkDeviceMemory(vk::Device& dev, const Model& model, uint32_t nCtx) {
                      (need.weights < avail ? " (the weights alone fit: try a smaller context)" : ""));
 }
 
+Status Backend::setCachePolicy(cache::Policy policy, std::vector<std::vector<float>> staticRank) {
+    MOE_TRY(checkLivePolicy(policy, staticRank, model_.cfg.block_count));
+    if (ExpertOffload* off = expertCache()) MOE_TRY(off->setPolicy(policy, staticRank));
+    opts_.expertCache.policy = policy;
+    opts_.expertCache.staticRank = std::move(staticRank);
+    return {};
+}
+
+void Backend::setPrefetch(bool on) {
+    if (ExpertOffload* off = expertCache()) off->setPrefetch(on);
+    opts_.expertCache.prefetch = on;
+}
+
 namespace {
 
 class VulkanBackend final : public Backend {
 public:
-    std::unique_ptr<vk::Instance> instance;
+    VulkanBackend(const Model& m, const BackendOptions& o) : Backend(m, o) {}
+    std::unique_ptr<vk::Instance> ownInstance;  // null when the caller's instance is used
     std::unique_ptr<vk::Device> device;
     std::unique_ptr<VkForward> fwd;
+    std::vector<cpu::RouterParams> routing;     // empty: the model's own routing
     ~VulkanBackend() override {
-        fwd.reset();    // buffers before the device
+        fwd.reset();  // buffers before the device, the device before the instance
         device.reset();
     }
+
+    // (Re)builds the forward pass on the device with the current options and routing.
+    Status build() {
+        fwd.reset();  // free the old weights, KV cache and expert slots before uploading again
+        MOE_TRY(checkDeviceMemory(*device, model_, opts_.nCtx));
+        ForwardOptions fo;
+        fo.nCtx = opts_.nCtx;
+        fo.maxBatch = opts_.maxBatch;
+        fo.profile = opts_.profile;
+        fo.expertCache = opts_.expertCache;
+        MOE_ASSIGN(fwd, VkForward::create(*device, model_, fo));
+        if (!routing.empty()) MOE_TRY(fwd->setRouting(routing));
+        return {};
+    }
+
     Status forward(const int32_t* tokens, uint32_t nTok, uint32_t pos0, float* logits, bool allLogits) override {
         return fwd->forward(tokens, nTok, pos0, logits, allLogits);
     }
     uint32_t nCtx() const override { return fwd->nCtx(); }
     std::string name() const override { return "Vulkan (" + device->caps().name + ")"; }
-    Status setRouting(const std::vector<cpu::RouterParams>& layers) override { return fwd->setRouting(layers); }
+    bool isCpu() const override { return false; }
+    Status setRouting(const std::vector<cpu::RouterParams>& layers) override {
+        MOE_TRY(fwd->setRouting(layers));
+        routing = layers;
+        return {};
+    }
     const RoutingRecord* lastRouting() const override { return fwd->recordRouting() ? &fwd->lastRouting() : nullptr; }
     void setRecordRouting(bool on) override { fwd->setRecordRouting(on); }
     ExpertOffload* expertCache() override { return fwd->expertCache(); }
     const std::vector<std::vector<cache::CacheStats>>* lastCacheSteps() const override {
         return fwd->expertCache() ? &fwd->lastCacheSteps() : nullptr;
     }
+    Status setProfile(bool on) override {
+        if (on == opts_.profile) return {};
+        opts_.profile = on;
+        return build();
+    }
+    const std::vector<vk::KernelTime>* lastKernelTimes() const override { return &fwd->lastKernelTimes(); }
     std::string setupNote() const override { return fwd->expertCacheNote(); }
+    MemoryByTag memoryInUse() const override { return device->allocator().bytesInUse(); }
 };
 
 class CpuBackend final : public Backend {
 public:
-    CpuBackend(const Model& m, uint32_t nCtx) : fwd(m, nCtx), n(nCtx), layers(m.cfg.block_count) {
-        fwd.setRoutingHook([this](const cpu::RoutingEvent& e) {
-            if (!record) return;
-            Layer& l = layers.at(e.layer);
-            l.kMax = uint32_t(e.kMax);
-            l.ids.assign(e.ids, e.ids + size_t(e.nTok) * e.kMax);
-            l.weights.assign(e.weights, e.weights + size_t(e.nTok) * e.kMax);
-            l.counts.assign(e.counts, e.counts + e.nTok);
-            l.probs.assign(e.probs, e.probs + size_t(e.nTok) * e.nExpert);
-        });
-    }
+    CpuBackend(const Model& m, const BackendOptions& o) : Backend(m, o), fwd(m, o.nCtx) {}
     cpu::CpuForward fwd;
-    uint32_t n;
-    bool record = true;
-    struct Layer {  // the hook's copy of one layer's routing of the current call
-        uint32_t kMax = 0;
-        std::vector<int32_t> ids, counts;
-        std::vector<float> weights, probs;
-    };
-    std::vector<Layer> layers;
-    RoutingRecord rec;
 
     Status forward(const int32_t* tokens, uint32_t nTok, uint32_t pos0, float* logits, bool allLogits) override {
-        MOE_TRY(fwd.forward(tokens, nTok, pos0, logits, allLogits));
-        if (record) flatten(nTok);
-        return {};
+        return fwd.forward(tokens, nTok, pos0, logits, allLogits);
     }
-    // the per-layer hook copies -> the Vulkan record layout (rows padded to the widest layer)
-    void flatten(uint32_t nTok) {
-        rec.nTok = nTok;
-        rec.nLayer = uint32_t(layers.size());
-        rec.nExpert = fwd.model().cfg.expert_count;
-        rec.kMax = 0;
-        for (const Layer& l : layers) rec.kMax = std::max(rec.kMax, l.kMax);
-        rec.ids.assign(size_t(rec.nLayer) * nTok * rec.kMax, -1);
-        rec.weights.assign(size_t(rec.nLayer) * nTok * rec.kMax, 0.0f);
-        rec.counts.clear();
-        rec.probs.clear();
-        for (uint32_t il = 0; il < rec.nLayer; ++il) {
-            const Layer& l = layers[il];
-            for (uint32_t t = 0; t < nTok; ++t)
-                for (uint32_t j = 0; j < l.kMax; ++j) {
-                    rec.ids[(size_t(il) * nTok + t) * rec.kMax + j] = l.ids[size_t(t) * l.kMax + j];
-                    rec.weights[(size_t(il) * nTok + t) * rec.kMax + j] = l.weights[size_t(t) * l.kMax + j];
-                }
-            rec.counts.insert(rec.counts.end(), l.counts.begin(), l.counts.end());
-            rec.probs.insert(rec.probs.end(), l.probs.begin(), l.probs.end());
-        }
-    }
-    uint32_t nCtx() const override { return n; }
+    uint32_t nCtx() const override { return fwd.nCtx(); }
     std::string name() const override { return "CPU reference"; }
-    Status setRouting(const std::vector<cpu::RouterParams>& ps) override {
-        const ModelConfig& c = fwd.model().cfg;
-        if (ps.size() != c.block_count)
-            return makeError("routing: " + std::to_string(ps.size()) + " layers of router parameters for a model with " +
-                             std::to_string(c.block_count));
-        for (size_t il = 0; il < ps.size(); ++il) {
-            const cpu::RouterParams& p = ps[il];
-            const bool sizesOk = (p.mask.empty() || p.mask.size() == c.expert_count) &&
-                                 (p.logitScale.empty() || p.logitScale.size() == c.expert_count) &&
-                                 (p.selectionBias.empty() || p.selectionBias.size() == c.expert_count);
-            if (p.kMax < 1 || (p.selection == cpu::Selection::TopK && (p.k < 1 || p.k > p.kMax)) || !sizesOk)
-                return makeError("routing, layer " + std::to_string(il) + ": invalid router parameters");
-        }
-        for (size_t il = 0; il < ps.size(); ++il) fwd.setRouterParams(uint32_t(il), ps[il]);
-        return {};
-    }
-    const RoutingRecord* lastRouting() const override { return record ? &rec : nullptr; }
-    void setRecordRouting(bool on) override { record = on; }
+    bool isCpu() const override { return true; }
+    Status setRouting(const std::vector<cpu::RouterParams>& layers) override { return fwd.setRouting(layers); }
+    const RoutingRecord* lastRouting() const override { return fwd.recordRouting() ? &fwd.lastRouting() : nullptr; }
+    void setRecordRouting(bool on) override { fwd.setRecordRouting(on); }
 };
 
 }  // namespace
 
-Result<std::unique_ptr<Backend>> createBackend(const Model& model, const BackendOptions& opts) {
-    const uint32_t ctxTrain = model.cfg.context_length ? model.cfg.context_length : 4096;
-    uint32_t nCtx = opts.nCtx ? opts.nCtx : std::min<uint32_t>(ctxTrain, 4096);
-    if (nCtx > ctxTrain)
-        return makeError("context " + std::to_string(nCtx) + " exceeds the model's context length " + std::to_string(ctxTrain));
-    if (opts.cpu) {
-        if (opts.expertCache.slots >= 0 || opts.expertCache.budgetMiB || opts.expertCache.prefetch)
+Result<std::unique_ptr<Backend>> createBackend(const Model& model, const BackendOptions& opts, vk::Instance* instance) {
+    BackendOptions o = opts;
+    MOE_ASSIGN(o.nCtx, contextSize(model.cfg, opts.nCtx));
+    if (o.cpu) {
+        const ExpertCacheOptions& ec = o.expertCache;
+        if (ec.slots >= 0 || ec.budgetMiB || ec.prefetch)
             return makeError("the expert cache is a Vulkan feature (the CPU reference reads every expert from host memory)");
-        return std::unique_ptr<Backend>(new CpuBackend(model, nCtx));
+        return std::unique_ptr<Backend>(new CpuBackend(model, o));
     }
-    auto b = std::make_unique<VulkanBackend>();
-    vk::InstanceOptions io;
-    io.validation = opts.validation;
-    MOE_ASSIGN(b->instance, vk::Instance::create(io));
-    MOE_ASSIGN(uint32_t index, b->instance->chooseDevice(opts.device));
-    MOE_ASSIGN(b->device, vk::Device::create(*b->instance, index));
-    MOE_TRY(checkDeviceMemory(*b->device, model, nCtx));
-    ForwardOptions fo;
-    fo.nCtx = nCtx;
-    fo.maxBatch = opts.maxBatch;
-    fo.profile = opts.profile;
-    fo.expertCache = opts.expertCache;
-    MOE_ASSIGN(b->fwd, VkForward::create(*b->device, model, fo));
+    auto b = std::make_unique<VulkanBackend>(model, o);
+    if (!instance) {
+        vk::InstanceOptions io;
+        io.validation = o.validation;
+        MOE_ASSIGN(b->ownInstance, vk::Instance::create(io));
+        instance = b->ownInstance.get();
+    }
+    MOE_ASSIGN(uint32_t index, instance->chooseDevice(o.device));
+    MOE_ASSIGN(b->device, vk::Device::create(*instance, index));
+    MOE_TRY(b->build());
     return std::unique_ptr<Backend>(std::move(b));
 }
 

@@ -1,6 +1,8 @@
 // The expert cache's device side: slot buffers, slot tables, staging copies.
 #include "runtime/expert_offload.h"
 
+#include "model/cost.h"
+
 #include <algorithm>
 #include <cstring>
 
@@ -14,15 +16,12 @@ uint64_t mib(uint64_t b) { return b >> 20; }
 
 }  // namespace
 
-uint64_t expertBytes(const LayerWeights& l) {
-    return stride(l.ffn_gate_exps) + stride(l.ffn_up_exps) + stride(l.ffn_down_exps);
-}
-
 namespace {
 
 uint64_t slotBytes(const Model& model) {  // one slot in every layer
     uint64_t b = 0;
-    for (const LayerWeights& l : model.layers) b += expertBytes(l);
+    for (const LayerPlan& l : model.plan.layers)
+        if (const MoeBlock* m = l.moe()) b += expertBytes(*m);
     return b;
 }
 
@@ -74,6 +73,14 @@ std::string automaticCacheNote(const vk::Device& dev, const Model& model, uint32
            ")";
 }
 
+Status checkLivePolicy(cache::Policy p, const std::vector<std::vector<float>>& staticRank, uint32_t nLayer) {
+    if (p == cache::Policy::Belady)
+        return makeError("expert cache: belady needs the future and exists only in the simulator (cache-sim)");
+    if (p == cache::Policy::Static && staticRank.size() != nLayer)
+        return makeError("expert cache: the static policy needs a hot set learned from a trace (--cache-static TRACE)");
+    return {};
+}
+
 Result<std::unique_ptr<ExpertOffload>> ExpertOffload::create(vk::Device& dev, const Model& model, uint32_t slots,
                                                              const ExpertCacheOptions& opts, uint32_t maxNeeded) {
     const ModelConfig& c = model.cfg;
@@ -81,13 +88,10 @@ Result<std::unique_ptr<ExpertOffload>> ExpertOffload::create(vk::Device& dev, co
     o->slots_ = slots;
     o->prefetch_ = opts.prefetch;
     o->maxPasses_ = std::max<uint32_t>(1, (std::max<uint32_t>(maxNeeded, 1) + slots - 1) / slots);
-    if (opts.policy == cache::Policy::Belady)
-        return makeError("expert cache: belady needs the future and exists only in the simulator (cache-sim)");
-    if (opts.policy == cache::Policy::Static && opts.staticRank.size() != c.block_count)
-        return makeError("expert cache: the static policy needs a hot set learned from a trace (--cache-static TRACE)");
+    MOE_TRY(checkLivePolicy(opts.policy, opts.staticRank, c.block_count));
     uint64_t maxExpert = 0;
     for (uint32_t il = 0; il < c.block_count; ++il) {
-        const LayerWeights& l = model.layers[il];
+        const MoeBlock& l = *model.plan.layers[il].moe();  // every layer has one (checkExecutable)
         cache::LayerCacheOptions lo;
         lo.nExpert = c.expert_count;
         lo.slots = slots;
@@ -97,9 +101,9 @@ Result<std::unique_ptr<ExpertOffload>> ExpertOffload::create(vk::Device& dev, co
         MOE_ASSIGN(cache::LayerCache lc, cache::LayerCache::create(lo));
         o->caches_.push_back(std::move(lc));
         LayerSlots s;
-        s.gateStride = stride(l.ffn_gate_exps);
-        s.upStride = stride(l.ffn_up_exps);
-        s.downStride = stride(l.ffn_down_exps);
+        s.gateStride = stride(l.gateExps);
+        s.upStride = stride(l.upExps);
+        s.downStride = stride(l.downExps);
         MOE_ASSIGN(s.gate, dev.allocate(s.gateStride * slots, vk::MemoryKind::Device, vk::MemoryTag::ExpertSlots,
                                         "expert slots (gate)"));
         MOE_ASSIGN(s.up, dev.allocate(s.upStride * slots, vk::MemoryKind::Device, vk::MemoryTag::ExpertSlots,
@@ -118,26 +122,22 @@ Result<std::unique_ptr<ExpertOffload>> ExpertOffload::create(vk::Device& dev, co
 }
 
 Status ExpertOffload::setPolicy(cache::Policy p, const std::vector<std::vector<float>>& staticRank) {
-    if (p == cache::Policy::Belady)
-        return makeError("expert cache: belady needs the future and exists only in the simulator (cache-sim)");
-    if (p == cache::Policy::Static && staticRank.size() != caches_.size())
-        return makeError("expert cache: the static policy needs a hot set learned from a trace");
+    MOE_TRY(checkLivePolicy(p, staticRank, uint32_t(caches_.size())));
     for (size_t il = 0; il < caches_.size(); ++il)
         MOE_TRY(caches_[il].setPolicy(p, p == cache::Policy::Static ? staticRank[il] : std::vector<float>{}));
     return {};
 }
 
 Status ExpertOffload::recordLoads(vk::Commands& cmd, uint32_t il, const std::vector<cache::Load>& loads) {
-    const LayerWeights& l = model_.layers[il];
+    const MoeBlock& l = *model_.plan.layers[il].moe();
     const LayerSlots& s = layers_[il];
     struct Part {
         const TensorView* src;
         uint64_t stride;
         const vk::Buffer* dst;
     };
-    const Part parts[3] = {{&l.ffn_gate_exps, s.gateStride, &s.gate},
-                           {&l.ffn_up_exps, s.upStride, &s.up},
-                           {&l.ffn_down_exps, s.downStride, &s.down}};
+    const Part parts[3] = {{&l.gateExps, s.gateStride, &s.gate}, {&l.upExps, s.upStride, &s.up},
+                           {&l.downExps, s.downStride, &s.down}};
     for (const cache::Load& ld : loads) {
         for (const Part& p : parts) {
             if (stagingUsed_ + p.stride > staging_.size())

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/result.h"
+#include "model/cost.h"
 #include "model/model.h"
 #include "trace/expert_cache.h"
 #include "vk/commands.h"
@@ -26,8 +27,9 @@ struct ExpertCacheOptions {
     std::vector<std::vector<float>> staticRank;  // per layer, per expert (Policy::Static)
 };
 
-// Bytes of one expert of a layer (gate + up + down matrices).
-uint64_t expertBytes(const LayerWeights& l);
+// The one check of a live cache policy (every backend, with or without a cache): belady exists
+// only in the simulator; static needs a hot set per layer.
+Status checkLivePolicy(cache::Policy p, const std::vector<std::vector<float>>& staticRank, uint32_t nLayer);
 
 // Resolves the options to a slot count per layer for this device (n_expert means: all resident,
 // no cache). `note` receives a one-line explanation when the automatic choice limited it.

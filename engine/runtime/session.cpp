@@ -55,7 +55,7 @@ struct Session::Engine {
     std::unique_ptr<Model> model;
     std::unique_ptr<SessionBackend> backend;
     std::string path;                    // of the loaded model
-    SessionBackendOptions opts;          // the backend's, as last built
+    BackendOptions opts;          // the backend's, as last built
     std::string staticSource;            // what the static cache policy learned from
     std::vector<routing::Policy> routingPolicies;  // as last applied (kept by a budget change)
     std::vector<int32_t> inCache;  // tokens whose keys/values are in the KV cache, by position
@@ -70,7 +70,7 @@ struct Session::Engine {
     void load(const LoadModelCmd& c);
     // Makes a backend for `next` (null: the loaded model again) current; false on failure (the
     // previous backend stays, rebuilt if the device could not hold both).
-    bool install(std::unique_ptr<Model> next, const std::string& nextPath, SessionBackendOptions o);
+    bool install(std::unique_ptr<Model> next, const std::string& nextPath, BackendOptions o);
     void generate(const GenerateCmd& g);
     void setRouting(const SetRoutingCmd& c);
     Status applyRouting();
@@ -131,7 +131,7 @@ Result<std::vector<std::vector<float>>> staticRankFromFile(const Model& m, const
 void Session::Engine::load(const LoadModelCmd& c) {
     auto m = loadModel(c.path);
     if (!m.ok()) return s.emit(LoadFailedEvent{c.path, m.error().message});
-    SessionBackendOptions o = c.backend;
+    BackendOptions o = c.backend;
     std::string source;
     if (o.expertCache.policy == cache::Policy::Static) {
         // learned before the backend is built, so that the cache starts with it
@@ -149,7 +149,7 @@ void Session::Engine::load(const LoadModelCmd& c) {
     emitCacheConfig();
 }
 
-bool Session::Engine::install(std::unique_ptr<Model> next, const std::string& nextPath, SessionBackendOptions o) {
+bool Session::Engine::install(std::unique_ptr<Model> next, const std::string& nextPath, BackendOptions o) {
     o.profile = profile;
     const Model& target = next ? *next : *model;
     vk::Instance* inst = o.cpu ? nullptr : instance.get();
@@ -157,7 +157,7 @@ bool Session::Engine::install(std::unique_ptr<Model> next, const std::string& ne
     auto b = SessionBackend::create(inst, target, o);
     if (!b.ok() && backend && !o.cpu && !backend->isCpu()) {
         // the device may not hold both: free the current backend and try again, else restore it
-        SessionBackendOptions old = opts;
+        BackendOptions old = opts;
         old.expertCache = backend->cacheOptions();  // with the live policy and prefetch
         old.profile = profile;
         backend.reset();
@@ -271,7 +271,7 @@ void Session::Engine::setBudget(const SetCacheBudgetCmd& c) {
     if (!backend || !model) return s.emit(NoticeEvent{"no model loaded"});
     if (backend->isCpu())
         return notice("the expert cache is a Vulkan feature: choose a Vulkan device", kCache);
-    SessionBackendOptions o = opts;
+    BackendOptions o = opts;
     o.expertCache = backend->cacheOptions();  // with the live policy, hot set and prefetch
     o.expertCache.slots = c.slots;
     o.expertCache.budgetMiB = c.slots < 0 ? c.budgetMiB : 0;
@@ -287,11 +287,11 @@ void Session::Engine::emitCacheConfig() {
     ev.experts = c.expert_count;
     ev.expertsUsed = c.expert_used_count;
     ev.slots = c.expert_count;
-    if (!model->layers.empty()) ev.expertBytes = expertBytes(model->layers[0]);
-    for (const LayerWeights& l : model->layers) {
-        ev.layerExpertBytes.push_back(expertBytes(l));
+    for (const LayerPlan& l : model->plan.layers) {
+        ev.layerExpertBytes.push_back(l.moe() ? expertBytes(*l.moe()) : 0);
         ev.routedBytes += ev.layerExpertBytes.back() * c.expert_count;
     }
+    if (!ev.layerExpertBytes.empty()) ev.expertBytes = ev.layerExpertBytes[0];
     if (backend) {
         ev.available = !backend->isCpu();
         ev.policy = backend->cacheOptions().policy;

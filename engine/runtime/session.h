@@ -46,7 +46,7 @@ ModelFacts describeModel(const Model& model, const std::string& path);
 // ---- commands
 struct LoadModelCmd {
     std::string path;
-    SessionBackendOptions backend;  // backend.profile is ignored: SetProfileCmd sets it
+    BackendOptions backend;  // backend.profile is ignored: SetProfileCmd sets it
     // backend.expertCache.policy Static: the trace its hot set is learned from (`--cache-static`)
     std::string cacheStaticTrace;
 };

@@ -1,8 +1,6 @@
-// The backend a Session drives: the Vulkan forward pass or the CPU reference, instrumented for
-// the GUI. After every forward step it hands over the step's routing (per layer x token), GPU
-// kernel times, wall time and the expert cache's telemetry; it takes per-layer router
-// parameters (routing::resolve of a policy) on either backend, switches the cache's policy and
-// prefetch, and reports device memory use by kind.
+// The backend a Session drives: a Backend of createBackend, instrumented for the GUI. After every
+// forward step it hands over the step's routing (per layer x token), GPU kernel times, wall
+// time and the expert cache's telemetry.
 #pragma once
 #include <array>
 #include <cstdint>
@@ -14,12 +12,7 @@
 #include "core/result.h"
 #include "model/model.h"
 #include "runtime/backend.h"
-#include "runtime/vk_forward.h"
 #include "vk/instance.h"
-
-namespace moe::cpu {
-class CpuForward;
-}
 
 namespace moe::rt {
 
@@ -43,74 +36,47 @@ struct StepReport {
     const ExpertOffload* cache = nullptr;
 };
 
-using MemoryByTag = std::array<uint64_t, size_t(vk::MemoryTag::Count)>;
-
-struct SessionBackendOptions {
-    bool cpu = false;      // the CPU reference instead of Vulkan
-    int device = -1;       // Vulkan device index (-1: MOESCOPE_DEVICE or the first usable)
-    uint32_t nCtx = 0;     // 0: the model's context (at most 4096)
-    uint32_t maxBatch = 64;
-    bool profile = false;  // GPU timestamps per dispatch
-    ExpertCacheOptions expertCache;  // Vulkan only; default: every expert resident when it fits
-};
-
+// The backend a Session drives: any Backend of createBackend, with an observer that sees every
+// step (its routing, GPU kernel times, wall time and the expert cache's telemetry). Everything
+// else is the wrapped backend's.
 class SessionBackend final : public Backend {
 public:
     // instance may be null for the CPU reference. The model and instance must outlive this.
     static Result<std::unique_ptr<SessionBackend>> create(vk::Instance* instance, const Model& model,
-                                                          const SessionBackendOptions& opts);
-    ~SessionBackend() override;
+                                                          const BackendOptions& opts);
 
     Status forward(const int32_t* tokens, uint32_t nTok, uint32_t pos0, float* logits, bool allLogits) override;
-    uint32_t nCtx() const override;
-    std::string name() const override;
+    uint32_t nCtx() const override { return inner_->nCtx(); }
+    std::string name() const override { return inner_->name(); }
+    bool isCpu() const override { return inner_->isCpu(); }
 
     // Called after every successful forward() on the calling (engine) thread.
     void setObserver(std::function<void(const StepReport&)> f) { observer_ = std::move(f); }
-    // Router parameters per layer (n_layer entries); applies from the next step and survives a
-    // rebuild of the forward pass.
-    Status setRouting(const std::vector<cpu::RouterParams>& layers) override;
 
-    ExpertOffload* expertCache() override;
-    const std::vector<std::vector<cache::CacheStats>>* lastCacheSteps() const override;
-    std::string setupNote() const override;
-    // The cache options the forward pass was built with, and the live policy and prefetch
-    // switches (kept here so that a rebuild of the forward pass keeps them). Without a cache
-    // they are only remembered.
-    const ExpertCacheOptions& cacheOptions() const { return opts_.expertCache; }
-    Status setCachePolicy(cache::Policy policy, std::vector<std::vector<float>> staticRank);
-    void setPrefetch(bool on);
+    Status setRouting(const std::vector<cpu::RouterParams>& layers) override { return inner_->setRouting(layers); }
+    const RoutingRecord* lastRouting() const override { return inner_->lastRouting(); }
+    void setRecordRouting(bool on) override { inner_->setRecordRouting(on); }
+    ExpertOffload* expertCache() override { return inner_->expertCache(); }
+    const std::vector<std::vector<cache::CacheStats>>* lastCacheSteps() const override {
+        return inner_->lastCacheSteps();
+    }
+    Status setProfile(bool on) override { return inner_->setProfile(on); }
+    const std::vector<vk::KernelTime>* lastKernelTimes() const override { return inner_->lastKernelTimes(); }
+    std::string setupNote() const override { return inner_->setupNote(); }
+    MemoryByTag memoryInUse() const override { return inner_->memoryInUse(); }
 
-    // Turning profiling on or off rebuilds the Vulkan forward pass (weights re-uploaded, the KV
-    // cache and the expert cache emptied: the caller must re-evaluate its context). No-op on the
-    // CPU reference.
-    Status setProfile(bool on);
-    bool profile() const { return opts_.profile; }
-    bool isCpu() const { return opts_.cpu; }
-    const SessionBackendOptions& options() const { return opts_; }
-    // Bytes in use per memory kind (all zero on the CPU reference).
-    MemoryByTag memoryInUse() const;
+    Status setCachePolicy(cache::Policy policy, std::vector<std::vector<float>> staticRank) override {
+        return inner_->setCachePolicy(policy, std::move(staticRank));
+    }
+    void setPrefetch(bool on) override { inner_->setPrefetch(on); }
+    const BackendOptions& options() const override { return inner_->options(); }
+    const ExpertCacheOptions& cacheOptions() const { return options().expertCache; }
+    bool profile() const { return options().profile; }
 
 private:
-    SessionBackend(vk::Instance* instance, const Model& model, const SessionBackendOptions& opts);
-    void onCpuRouting(uint32_t layer, uint32_t nTok, int32_t kMax, const int32_t* ids, const float* weights,
-                      const int32_t* counts, const float* probs);
-
-    vk::Instance* instance_;
-    const Model& model_;
-    SessionBackendOptions opts_;
-    std::unique_ptr<vk::Device> device_;
-    std::unique_ptr<VkForward> vkf_;
-    std::unique_ptr<cpu::CpuForward> cpuf_;
-    std::vector<cpu::RouterParams> routing_;  // empty: the model's own routing
-    // CPU reference: per-layer routing of the current step, flattened into cpuRouting_ after it
-    struct CpuLayer {
-        int32_t kMax = 0;
-        std::vector<int32_t> ids, counts;
-        std::vector<float> weights, probs;
-    };
-    std::vector<CpuLayer> cpuLayers_;
-    RoutingRecord cpuRouting_;
+    SessionBackend(const Model& model, std::unique_ptr<Backend> inner)
+        : Backend(model, inner->options()), inner_(std::move(inner)) {}
+    std::unique_ptr<Backend> inner_;
     std::function<void(const StepReport&)> observer_;
 };
 

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "cpu/forward.h"
 #include "cpu/quant.h"
 #include "runtime/kernels.h"
 #include "runtime/kernels_dense.h"
@@ -37,65 +38,72 @@ Result<DeviceTensor> uploadTensor(vk::Device& dev, const TensorView& t) {
 
 Result<std::unique_ptr<DeviceWeights>> DeviceWeights::upload(vk::Device& dev, const Model& m, bool routedExperts) {
     auto w = std::make_unique<DeviceWeights>();
-    MOE_ASSIGN(w->token_embd, uploadTensor(dev, m.token_embd));
-    MOE_ASSIGN(w->output_norm, uploadTensor(dev, m.output_norm));
-    if (m.output.data != m.token_embd.data) {
-        MOE_ASSIGN(w->output, uploadTensor(dev, m.output));
-    }
-    for (const LayerWeights& l : m.layers) {
-        DeviceLayer d;
-        MOE_ASSIGN(d.attn_norm, uploadTensor(dev, l.attn_norm));
-        MOE_ASSIGN(d.wq, uploadTensor(dev, l.wq));
-        MOE_ASSIGN(d.wk, uploadTensor(dev, l.wk));
-        MOE_ASSIGN(d.wv, uploadTensor(dev, l.wv));
-        MOE_ASSIGN(d.bq, uploadTensor(dev, l.bq));
-        MOE_ASSIGN(d.bk, uploadTensor(dev, l.bk));
-        MOE_ASSIGN(d.bv, uploadTensor(dev, l.bv));
-        MOE_ASSIGN(d.wo, uploadTensor(dev, l.wo));
-        MOE_ASSIGN(d.q_norm, uploadTensor(dev, l.q_norm));
-        MOE_ASSIGN(d.k_norm, uploadTensor(dev, l.k_norm));
-        MOE_ASSIGN(d.ffn_norm, uploadTensor(dev, l.ffn_norm));
-        MOE_ASSIGN(d.ffn_gate_inp, uploadTensor(dev, l.ffn_gate_inp));
-        if (routedExperts) {
-            MOE_ASSIGN(d.ffn_gate_exps, uploadTensor(dev, l.ffn_gate_exps));
-            MOE_ASSIGN(d.ffn_up_exps, uploadTensor(dev, l.ffn_up_exps));
-            MOE_ASSIGN(d.ffn_down_exps, uploadTensor(dev, l.ffn_down_exps));
-        } else {
-            d.ffn_gate_exps.type = l.ffn_gate_exps.type;
-            d.ffn_up_exps.type = l.ffn_up_exps.type;
-            d.ffn_down_exps.type = l.ffn_down_exps.type;
-        }
-        MOE_ASSIGN(d.ffn_gate_inp_shexp, uploadTensor(dev, l.ffn_gate_inp_shexp));
-        MOE_ASSIGN(d.ffn_gate_shexp, uploadTensor(dev, l.ffn_gate_shexp));
-        MOE_ASSIGN(d.ffn_up_shexp, uploadTensor(dev, l.ffn_up_shexp));
-        MOE_ASSIGN(d.ffn_down_shexp, uploadTensor(dev, l.ffn_down_shexp));
-        w->layers.push_back(std::move(d));
-    }
+    Status st;
+    auto put = [&](const TensorView& t) {
+        if (!st || !t || w->byData_.count(t.data)) return;
+        auto d = uploadTensor(dev, t);
+        if (!d) st = d.error();
+        else w->byData_.emplace(t.data, std::move(d).value());
+    };
+    put(m.plan.tokenEmbd);
+    put(m.plan.outputNorm.w);
+    put(m.plan.output);  // the same view as token_embd when tied: uploaded once
+    for (const LayerPlan& l : m.plan.layers)
+        forEachTensor(l, [&](const TensorView& t, TensorRole role) {
+            if (role != TensorRole::RoutedExperts || routedExperts) put(t);
+        });
+    MOE_TRY(st);
     return w;
 }
 
-static constexpr uint32_t kRouteCap = 64;  // widest routing row a policy may ask for
+const DeviceTensor& DeviceWeights::operator[](const TensorView& t) const {
+    auto it = t ? byData_.find(t.data) : byData_.end();
+    if (it != byData_.end()) return it->second;
+    return none_;
+}
 
 namespace {
 
-uint32_t contextFor(const ModelConfig& c, uint32_t requested) {
-    uint32_t n = requested ? requested : std::min<uint32_t>(c.context_length ? c.context_length : 4096, 4096);
-    if (c.context_length && n > c.context_length) n = c.context_length;
-    return n;
+constexpr uint32_t kRouteCap = uint32_t(cpu::kRouteCap);
+
+// The device form of a layer's router parameters (already checked by cpu::checkRouting); the
+// per-expert arrays are uploaded by `put`.
+template <class Put>
+Result<GpuRouterParams> toDevice(const cpu::RouterParams& p, uint32_t nExpert, Put&& put) {
+    GpuRouterParams g;
+    g.sigmoid = p.gating == cpu::Gating::Sigmoid;
+    g.topP = p.selection == cpu::Selection::TopP;
+    g.k = uint32_t(std::min(p.k, p.kMax));
+    g.kMax = uint32_t(p.kMax);
+    g.p = p.topP;
+    g.normalize = p.normalize;
+    g.routedScale = p.routedScale;
+    if (!p.selectionBias.empty()) {
+        MOE_ASSIGN(g.bias, put(p.selectionBias.data(), nExpert * 4, "router selection bias"));
+    }
+    if (!p.logitScale.empty()) {
+        MOE_ASSIGN(g.logitScale, put(p.logitScale.data(), nExpert * 4, "router logit scale"));
+    }
+    if (!p.mask.empty()) {
+        std::vector<int32_t> m(p.mask.begin(), p.mask.end());
+        MOE_ASSIGN(g.mask, put(m.data(), nExpert * 4, "router mask"));
+    }
+    if (!p.forced.empty()) {
+        MOE_ASSIGN(g.forced, put(p.forced.data(), p.forced.size() * 4, "router forced experts"));
+        g.nForced = uint32_t(p.forced.size());
+    }
+    return g;
 }
 
 // Device bytes of everything but the routed experts (dense weights, KV cache), for the
 // automatic expert-cache budget.
 uint64_t denseDeviceBytes(const Model& m, uint32_t nCtx) {
-    const ModelConfig& c = m.cfg;
-    uint64_t b = m.token_embd.nBytes + m.output_norm.nBytes + (m.output.data != m.token_embd.data ? m.output.nBytes : 0);
-    for (const LayerWeights& l : m.layers)
-        for (const TensorView* t : {&l.attn_norm, &l.wq, &l.wk, &l.wv, &l.bq, &l.bk, &l.bv, &l.wo, &l.q_norm, &l.k_norm,
-                                    &l.ffn_norm, &l.ffn_gate_inp, &l.ffn_gate_inp_shexp, &l.ffn_gate_shexp,
-                                    &l.ffn_up_shexp, &l.ffn_down_shexp})
-            b += t->nBytes;
-    b += 2ull * c.block_count * nCtx * c.head_count_kv * c.head_dim * 4;
-    return b;
+    uint64_t b = m.plan.tokenEmbd.nBytes + m.plan.outputNorm.w.nBytes + (m.cfg.output_tied ? 0 : m.plan.output.nBytes);
+    for (const LayerPlan& l : m.plan.layers)
+        forEachTensor(l, [&](const TensorView& t, TensorRole role) {
+            if (role != TensorRole::RoutedExperts) b += t.nBytes;
+        });
+    return b + uint64_t(nCtx) * kvBytesPerToken(m.plan);
 }
 
 }  // namespace
@@ -103,8 +111,9 @@ uint64_t denseDeviceBytes(const Model& m, uint32_t nCtx) {
 Result<std::unique_ptr<VkForward>> VkForward::create(vk::Device& dev, const Model& model, const ForwardOptions& opts) {
     std::unique_ptr<VkForward> f(new VkForward(dev, model));
     const ModelConfig& c = model.cfg;
-    MOE_ASSIGN(uint32_t slots, chooseExpertSlots(dev, model, opts.expertCache,
-                                                 denseDeviceBytes(model, contextFor(c, opts.nCtx)), &f->cacheNote_));
+    MOE_ASSIGN(f->nCtx_, contextSize(c, opts.nCtx));
+    MOE_ASSIGN(uint32_t slots,
+               chooseExpertSlots(dev, model, opts.expertCache, denseDeviceBytes(model, f->nCtx_), &f->cacheNote_));
     const bool cached = slots < c.expert_count;
     f->cacheSlots_ = slots;
     MOE_ASSIGN(f->w_, DeviceWeights::upload(dev, model, !cached));
@@ -147,7 +156,6 @@ Result<std::unique_ptr<VkForward>> VkForward::create(vk::Device& dev, const Mode
 
 Status VkForward::allocate(const ForwardOptions& opts) {
     const ModelConfig& c = model_.cfg;
-    nCtx_ = contextFor(c, opts.nCtx);
     maxBatch_ = std::max<uint32_t>(1, opts.maxBatch);
     profile_ = opts.profile;
     const uint64_t B = maxBatch_, E = c.embedding_length, H = c.head_count, KV = c.head_count_kv, D = c.head_dim;
@@ -180,10 +188,12 @@ Status VkForward::allocate(const ForwardOptions& opts) {
     }
     MOE_ASSIGN(attnScratch_, dev_.allocate(attentionScratchBytes(uint32_t(D)), vk::MemoryKind::Device,
                                            vk::MemoryTag::Scratch, "attention scratch"));
-    for (uint32_t il = 0; il < c.block_count; ++il) {
+    for (const LayerPlan& l : model_.plan.layers) {
         vk::Buffer kc, vc;
-        MOE_TRY(dev(kc, uint64_t(nCtx_) * KV * D, "KV cache", vk::MemoryTag::KvCache));
-        MOE_TRY(dev(vc, uint64_t(nCtx_) * KV * D, "KV cache", vk::MemoryTag::KvCache));
+        if (const AttentionBlock* a = l.attention()) {
+            MOE_TRY(dev(kc, uint64_t(nCtx_) * a->nHeadKv * a->headDim, "KV cache", vk::MemoryTag::KvCache));
+            MOE_TRY(dev(vc, uint64_t(nCtx_) * a->nHeadKv * a->headDim, "KV cache", vk::MemoryTag::KvCache));
+        }
         kCache_.push_back(std::move(kc));
         vCache_.push_back(std::move(vc));
     }
@@ -204,35 +214,16 @@ Status VkForward::allocate(const ForwardOptions& opts) {
         MOE_TRY(host(rPred_, L * B * KC, vk::MemoryKind::Readback, "expert prediction"));
     }
 
-    // default routing: the model's own gating
-    layerRouting_.assign(c.block_count, {});
-    for (auto& lr : layerRouting_) {
-        lr.params.k = c.expert_used_count;
-        lr.params.kMax = c.expert_used_count;
-        lr.params.normalize = c.expert_weights_norm;
-    }
-    return {};
+    // default routing: the model's own router in every layer
+    std::vector<cpu::RouterParams> dflt(c.block_count);
+    for (uint32_t il = 0; il < c.block_count; ++il)
+        if (const MoeBlock* m = model_.plan.layers[il].moe()) dflt[il] = cpu::defaultRouterParams(*m);
+    return setRouting(dflt);
 }
 
 Status VkForward::setRouting(const std::vector<cpu::RouterParams>& layers) {
     const ModelConfig& c = model_.cfg;
-    const uint32_t L = c.block_count, NE = c.expert_count, KC = std::min<uint32_t>(NE, kRouteCap);
-    if (layers.size() != L)
-        return makeError("routing: " + std::to_string(layers.size()) + " layers of router parameters for a model with " +
-                         std::to_string(L));
-    for (uint32_t il = 0; il < L; ++il) {
-        const cpu::RouterParams& p = layers[il];
-        const std::string at = "routing, layer " + std::to_string(il) + ": ";
-        if (p.kMax < 1 || uint32_t(p.kMax) > KC)
-            return makeError(at + "kMax " + std::to_string(p.kMax) + " is out of range 1.." + std::to_string(KC));
-        if (p.selection == cpu::Selection::TopK && (p.k < 1 || p.k > p.kMax))
-            return makeError(at + "k " + std::to_string(p.k) + " must be in 1..kMax (" + std::to_string(p.kMax) + ")");
-        for (const auto* v : {&p.selectionBias, &p.logitScale})
-            if (!v->empty() && v->size() != NE) return makeError(at + "per-expert arrays need " + std::to_string(NE) + " values");
-        if (!p.mask.empty() && p.mask.size() != NE) return makeError(at + "the mask needs " + std::to_string(NE) + " values");
-        for (int32_t e : p.forced)
-            if (e < 0 || uint32_t(e) >= NE) return makeError(at + "forced expert " + std::to_string(e) + " is out of range");
-    }
+    MOE_TRY(cpu::checkRouting(layers, c.expert_count, c.block_count));
     // all checked: replace the buffers (no step is in flight between forward() calls)
     std::vector<vk::Buffer> bufs;
     auto put = [&](const void* data, size_t bytes, const char* what) -> Result<uint64_t> {
@@ -242,114 +233,117 @@ Status VkForward::setRouting(const std::vector<cpu::RouterParams>& layers) {
         bufs.push_back(std::move(b));
         return addr;
     };
-    std::vector<LayerRouting> next(L);
-    for (uint32_t il = 0; il < L; ++il) {
-        const cpu::RouterParams& p = layers[il];
-        GpuRouterParams& g = next[il].params;
-        g.sigmoid = p.gating == cpu::Gating::Sigmoid;
-        g.topP = p.selection == cpu::Selection::TopP;
-        g.k = uint32_t(std::min(p.k, p.kMax));
-        g.kMax = uint32_t(p.kMax);
-        g.p = p.topP;
-        g.normalize = p.normalize;
-        g.routedScale = p.routedScale;
-        if (!p.selectionBias.empty()) {
-            MOE_ASSIGN(g.bias, put(p.selectionBias.data(), NE * 4, "router selection bias"));
-        }
-        if (!p.logitScale.empty()) {
-            MOE_ASSIGN(g.logitScale, put(p.logitScale.data(), NE * 4, "router logit scale"));
-        }
-        if (!p.mask.empty()) {
-            std::vector<int32_t> m(p.mask.begin(), p.mask.end());
-            MOE_ASSIGN(g.mask, put(m.data(), NE * 4, "router mask"));
-        }
-        if (!p.forced.empty()) {
-            MOE_ASSIGN(g.forced, put(p.forced.data(), p.forced.size() * 4, "router forced experts"));
-            g.nForced = uint32_t(p.forced.size());
-        }
+    std::vector<LayerRouting> next(c.block_count);
+    for (uint32_t il = 0; il < c.block_count; ++il) {
+        MOE_ASSIGN(next[il].params, toDevice(layers[il], c.expert_count, put));
     }
     layerRouting_ = std::move(next);
     routerBufs_ = std::move(bufs);
     return {};
 }
 
-Status VkForward::recordAttentionRouter(vk::Commands& cmd, uint32_t il, uint32_t nTok, uint32_t pos0) {
-    const ModelConfig& c = model_.cfg;
-    const DeviceLayer& L = w_->layers[il];
-    const uint32_t E = c.embedding_length, H = c.head_count, KV = c.head_count_kv, D = c.head_dim;
-    const uint32_t NE = c.expert_count, F = c.expert_feed_forward_length, FS = c.expert_shared_feed_forward_length;
-    const uint32_t KC = std::min<uint32_t>(NE, kRouteCap);
-    const float eps = c.layer_norm_rms_epsilon;
-    const uint32_t nRot = c.rope_dimension_count ? c.rope_dimension_count : D;
+// Blocks up to the MoE block's router (all of them without one).
+Status VkForward::recordLayerHead(vk::Commands& cmd, uint32_t il, uint32_t nTok, uint32_t pos0) {
+    for (const Block& b : model_.plan.layers[il].blocks) {
+        if (auto* a = std::get_if<AttentionBlock>(&b)) MOE_TRY(recordAttention(cmd, *a, il, nTok, pos0));
+        else if (auto* m = std::get_if<MoeBlock>(&b)) return recordRouter(cmd, *m, il, nTok);
+        else return makeError("layer " + std::to_string(il) + " has a block the Vulkan forward pass does not run");
+    }
+    return {};
+}
+
+// The MoE block's combine and the blocks after it.
+Status VkForward::recordLayerTail(vk::Commands& cmd, uint32_t il, uint32_t nTok, uint32_t pos0) {
+    bool after = false;
+    for (const Block& b : model_.plan.layers[il].blocks) {
+        if (auto* m = std::get_if<MoeBlock>(&b)) {
+            MOE_TRY(recordCombine(cmd, *m, il, nTok));
+            after = true;
+        } else if (after) {
+            return makeError("layer " + std::to_string(il) + " has a block after its MoE block");  // checkExecutable
+        }
+    }
+    return {};
+}
+
+Status VkForward::recordAttention(vk::Commands& cmd, const AttentionBlock& a, uint32_t il, uint32_t nTok,
+                                  uint32_t pos0) {
+    const DeviceWeights& W = *w_;
+    const uint32_t E = model_.cfg.embedding_length, H = a.nHead, KV = a.nHeadKv, D = a.headDim;
     auto& d = dev_;
 
     // attention rmsnorm
-    MOE_TRY(rmsNorm(d, cmd, x_.address(), L.attn_norm.address(), xn_.address(), nTok, E, eps));
+    MOE_TRY(rmsNorm(d, cmd, x_.address(), W[a.norm.w].address(), xn_.address(), nTok, E, a.norm.eps));
     cmd.barrier();
     // q, k, v projections (+ biases); k and v are written straight into the KV cache rows of
     // positions pos0.., where the k norm and rope then work in place (no copy, one barrier less)
     const uint64_t kvRow = uint64_t(KV) * D * 4;
     const uint64_t kRows = kCache_[il].address() + pos0 * kvRow, vRows = vCache_[il].address() + pos0 * kvRow;
-    MOE_TRY(mulMat(d, cmd, L.wq.type, L.wq.address(), H * D, E, xn_.address(), E, q_.address(), H * D, nTok));
-    MOE_TRY(mulMat(d, cmd, L.wk.type, L.wk.address(), KV * D, E, xn_.address(), E, kRows, KV * D, nTok));
-    MOE_TRY(mulMat(d, cmd, L.wv.type, L.wv.address(), KV * D, E, xn_.address(), E, vRows, KV * D, nTok));
+    MOE_TRY(mulMat(d, cmd, W[a.wq].type, W[a.wq].address(), H * D, E, xn_.address(), E, q_.address(), H * D, nTok));
+    MOE_TRY(mulMat(d, cmd, W[a.wk].type, W[a.wk].address(), KV * D, E, xn_.address(), E, kRows, KV * D, nTok));
+    MOE_TRY(mulMat(d, cmd, W[a.wv].type, W[a.wv].address(), KV * D, E, xn_.address(), E, vRows, KV * D, nTok));
     cmd.barrier();
-    if (L.bq) {
-        MOE_TRY(eltwise(d, cmd, Eltwise::Add, q_.address(), L.bq.address(), q_.address(), nTok, H * D, H * D, 0, H * D));
-        MOE_TRY(eltwise(d, cmd, Eltwise::Add, kRows, L.bk.address(), kRows, nTok, KV * D, KV * D, 0, KV * D));
-        MOE_TRY(eltwise(d, cmd, Eltwise::Add, vRows, L.bv.address(), vRows, nTok, KV * D, KV * D, 0, KV * D));
+    if (a.bq) {
+        MOE_TRY(eltwise(d, cmd, Eltwise::Add, q_.address(), W[a.bq].address(), q_.address(), nTok, H * D, H * D, 0, H * D));
+        MOE_TRY(eltwise(d, cmd, Eltwise::Add, kRows, W[a.bk].address(), kRows, nTok, KV * D, KV * D, 0, KV * D));
+        MOE_TRY(eltwise(d, cmd, Eltwise::Add, vRows, W[a.bv].address(), vRows, nTok, KV * D, KV * D, 0, KV * D));
         cmd.barrier();
     }
-    // q/k norms: per head (qwen3moe) or over the whole projection (olmoe)
-    if (L.q_norm) {
-        if (c.qk_norm_per_head) {
-            MOE_TRY(rmsNorm(d, cmd, q_.address(), L.q_norm.address(), q_.address(), nTok * H, D, eps));
-            MOE_TRY(rmsNorm(d, cmd, kRows, L.k_norm.address(), kRows, nTok * KV, D, eps));
-        } else {
-            MOE_TRY(rmsNorm(d, cmd, q_.address(), L.q_norm.address(), q_.address(), nTok, H * D, eps));
-            MOE_TRY(rmsNorm(d, cmd, kRows, L.k_norm.address(), kRows, nTok, KV * D, eps));
-        }
+    // q/k norms: per head, or over the whole projection
+    if (a.qkNorm != QkNorm::None) {
+        const bool perHead = a.qkNorm == QkNorm::PerHead;
+        MOE_TRY(rmsNorm(d, cmd, q_.address(), W[a.qNorm.w].address(), q_.address(), perHead ? nTok * H : nTok,
+                        perHead ? D : H * D, a.qNorm.eps));
+        MOE_TRY(rmsNorm(d, cmd, kRows, W[a.kNorm.w].address(), kRows, perHead ? nTok * KV : nTok, perHead ? D : KV * D,
+                        a.kNorm.eps));
         cmd.barrier();
     }
-    // rope
-    MOE_TRY(rope(d, cmd, q_.address(), nTok, H, D, positions_.address(), nRot, c.rope_freq_base, c.rope_neox, 0,
+    // rope of q and k in one dispatch
+    MOE_TRY(rope(d, cmd, q_.address(), nTok, H, D, positions_.address(), a.rope.nRot, a.rope.freqBase, a.rope.neox, 0,
                  RopeSecond{kRows, KV, 0}));
     cmd.barrier();
     // attention over the cache
-    AttentionArgs a;
-    a.q = q_.address();
-    a.k = kCache_[il].address();
-    a.v = vCache_[il].address();
-    a.out = attnOut_.address();
-    a.nTok = nTok;
-    a.nHead = H;
-    a.nHeadKv = KV;
-    a.headDim = D;
-    a.pos0 = pos0;
-    a.scratch = attnScratch_.address();
-    a.scratchBytes = attnScratch_.size();
-    MOE_TRY(attention(d, cmd, a));
+    AttentionArgs args;
+    args.q = q_.address();
+    args.k = kCache_[il].address();
+    args.v = vCache_[il].address();
+    args.out = attnOut_.address();
+    args.nTok = nTok;
+    args.nHead = H;
+    args.nHeadKv = KV;
+    args.headDim = D;
+    args.pos0 = pos0;
+    args.scratch = attnScratch_.address();
+    args.scratchBytes = attnScratch_.size();
+    MOE_TRY(attention(d, cmd, args));
     cmd.barrier();
-    // output projection + residual
-    MOE_TRY(mulMat(d, cmd, L.wo.type, L.wo.address(), E, H * D, attnOut_.address(), H * D, x_.address(), E, nTok,
+    // output projection, accumulated into the residual
+    MOE_TRY(mulMat(d, cmd, W[a.wo].type, W[a.wo].address(), E, H * D, attnOut_.address(), H * D, x_.address(), E, nTok,
                    true));
     cmd.barrier();
+    return {};
+}
+
+Status VkForward::recordRouter(vk::Commands& cmd, const MoeBlock& m, uint32_t il, uint32_t nTok) {
+    const DeviceWeights& W = *w_;
+    const SharedExpert& sh = m.shared;
+    const uint32_t E = model_.cfg.embedding_length, NE = m.nExpert, F = m.nFf, FS = sh.nFf;
+    const uint32_t KC = std::min<uint32_t>(NE, kRouteCap);
+    auto& d = dev_;
 
     // ffn rmsnorm
-    MOE_TRY(rmsNorm(d, cmd, x_.address(), L.ffn_norm.address(), xn_.address(), nTok, E, eps));
+    MOE_TRY(rmsNorm(d, cmd, x_.address(), W[m.norm.w].address(), xn_.address(), nTok, E, m.norm.eps));
     cmd.barrier();
     // router: logits, then top-k (or the layer's policy) on the GPU
-    MOE_TRY(mulMat(d, cmd, L.ffn_gate_inp.type, L.ffn_gate_inp.address(), NE, E, xn_.address(), E,
-                   routerLogits_.address(), NE, nTok));
+    MOE_TRY(mulMat(d, cmd, W[m.router.w].type, W[m.router.w].address(), NE, E, xn_.address(), E, routerLogits_.address(),
+                   NE, nTok));
     // shared expert runs beside the router (reads xn only)
-    if (FS) {
-        MOE_TRY(mulMat(d, cmd, L.ffn_gate_shexp.type, L.ffn_gate_shexp.address(), FS, E, xn_.address(), E,
-                       shGate_.address(), FS, nTok));
-        MOE_TRY(mulMat(d, cmd, L.ffn_up_shexp.type, L.ffn_up_shexp.address(), FS, E, xn_.address(), E, shUp_.address(),
-                       FS, nTok));
-        if (L.ffn_gate_inp_shexp)
-            MOE_TRY(mulMat(d, cmd, L.ffn_gate_inp_shexp.type, L.ffn_gate_inp_shexp.address(), 1, E, xn_.address(), E,
-                           shG_.address(), 1, nTok));
+    if (sh) {
+        MOE_TRY(mulMat(d, cmd, W[sh.gate].type, W[sh.gate].address(), FS, E, xn_.address(), E, shGate_.address(), FS, nTok));
+        MOE_TRY(mulMat(d, cmd, W[sh.up].type, W[sh.up].address(), FS, E, xn_.address(), E, shUp_.address(), FS, nTok));
+        if (sh.gateInp)
+            MOE_TRY(mulMat(d, cmd, W[sh.gateInp].type, W[sh.gateInp].address(), 1, E, xn_.address(), E, shG_.address(), 1,
+                           nTok));
     }
     cmd.barrier();
     const GpuRouterParams& rp = layerRouting_[il].params;
@@ -359,7 +353,7 @@ Status VkForward::recordAttentionRouter(vk::Commands& cmd, uint32_t il, uint32_t
     const uint64_t wts = rWeights_.address() + slice * KC * 4;
     MOE_TRY(route(d, cmd, rp, routerLogits_.address(), nTok, NE, ids, wts, rCounts_.address() + slice * 4,
                   rProbs_.address() + slice * NE * 4));
-    if (FS) MOE_TRY(swiglu(d, cmd, shGate_.address(), shUp_.address(), shAct_.address(), nTok * FS));
+    if (sh) MOE_TRY(swiglu(d, cmd, shGate_.address(), shUp_.address(), shAct_.address(), nTok * FS));
     cmd.barrier();
     if (nTok > 1) {
         // rows of empty slots (policies that select fewer than K) are not written by the grouped
@@ -371,18 +365,18 @@ Status VkForward::recordAttentionRouter(vk::Commands& cmd, uint32_t il, uint32_t
         cmd.fill(down_, 0, uint64_t(nTok) * K * E * 4, 0);
         cmd.barrier();
     }
-    if (FS)
-        MOE_TRY(mulMat(d, cmd, L.ffn_down_shexp.type, L.ffn_down_shexp.address(), E, FS, shAct_.address(), FS,
-                       shOut_.address(), E, nTok));
+    if (sh)
+        MOE_TRY(mulMat(d, cmd, W[sh.down].type, W[sh.down].address(), E, FS, shAct_.address(), FS, shOut_.address(), E,
+                       nTok));
     if (nTok > 1) {
         MOE_TRY(moeGroup(d, cmd, ids, nTok, K, NE, groups_.address()));
     }
     // prefetch: the next layer's router applied to this layer's MoE input (cross-layer gate)
-    if (offload_ && offload_->prefetch() && il + 1 < c.block_count) {
-        const DeviceLayer& N = w_->layers[il + 1];
-        MOE_TRY(rmsNorm(d, cmd, x_.address(), N.ffn_norm.address(), xp_.address(), nTok, E, eps));
+    const MoeBlock* next = il + 1 < model_.plan.layers.size() ? model_.plan.layers[il + 1].moe() : nullptr;
+    if (offload_ && offload_->prefetch() && next) {
+        MOE_TRY(rmsNorm(d, cmd, x_.address(), W[next->norm.w].address(), xp_.address(), nTok, E, next->norm.eps));
         cmd.barrier();
-        MOE_TRY(mulMat(d, cmd, N.ffn_gate_inp.type, N.ffn_gate_inp.address(), NE, E, xp_.address(), E,
+        MOE_TRY(mulMat(d, cmd, W[next->router.w].type, W[next->router.w].address(), NE, E, xp_.address(), E,
                        predLogits_.address(), NE, nTok));
         cmd.barrier();
         const uint64_t nslice = uint64_t(il + 1) * maxBatch_;
@@ -394,65 +388,64 @@ Status VkForward::recordAttentionRouter(vk::Commands& cmd, uint32_t il, uint32_t
 }
 
 Status VkForward::recordExperts(vk::Commands& cmd, uint32_t il, uint32_t nTok, uint64_t slotTable) {
-    const ModelConfig& c = model_.cfg;
-    const DeviceLayer& L = w_->layers[il];
-    const uint32_t E = c.embedding_length, NE = c.expert_count, F = c.expert_feed_forward_length;
+    const MoeBlock& m = *model_.plan.layers[il].moe();
+    const DeviceWeights& W = *w_;
+    const uint32_t E = model_.cfg.embedding_length, NE = m.nExpert, F = m.nFf;
     const uint32_t KC = std::min<uint32_t>(NE, kRouteCap);
     const uint32_t K = layerRouting_[il].params.kMax;
     const uint64_t ids = rIds_.address() + uint64_t(il) * maxBatch_ * KC * 4;
     auto& d = dev_;
     // resident tensors, or the expert cache's slot buffers (same strides: one expert per slot)
-    const uint64_t gateW = slotTable ? offload_->gateAddress(il) : L.ffn_gate_exps.address();
-    const uint64_t upW = slotTable ? offload_->upAddress(il) : L.ffn_up_exps.address();
-    const uint64_t downW = slotTable ? offload_->downAddress(il) : L.ffn_down_exps.address();
+    const uint64_t gateW = slotTable ? offload_->gateAddress(il) : W[m.gateExps].address();
+    const uint64_t upW = slotTable ? offload_->upAddress(il) : W[m.upExps].address();
+    const uint64_t downW = slotTable ? offload_->downAddress(il) : W[m.downExps].address();
+    const GgmlType gateT = m.gateExps.type, upT = m.upExps.type, downT = m.downExps.type;  // never converted
     // routed experts: direct for a single token, grouped by expert for batches
-    const uint64_t gateStride = uint64_t(F) * rowBytes(L.ffn_gate_exps.type, E);
-    const uint64_t upStride = uint64_t(F) * rowBytes(L.ffn_up_exps.type, E);
-    const uint64_t downStride = uint64_t(E) * rowBytes(L.ffn_down_exps.type, F);
+    const uint64_t gateStride = uint64_t(F) * rowBytes(gateT, E);
+    const uint64_t upStride = uint64_t(F) * rowBytes(upT, E);
+    const uint64_t downStride = uint64_t(E) * rowBytes(downT, F);
     if (nTok == 1) {
-        MOE_TRY(mulMatMoeDirect(d, cmd, L.ffn_gate_exps.type, gateW, gateStride, F, E, xn_.address(), false, ids, K,
-                                gate_.address(), nTok, slotTable));
-        MOE_TRY(mulMatMoeDirect(d, cmd, L.ffn_up_exps.type, upW, upStride, F, E, xn_.address(), false, ids, K,
-                                up_.address(), nTok, slotTable));
+        MOE_TRY(mulMatMoeDirect(d, cmd, gateT, gateW, gateStride, F, E, xn_.address(), false, ids, K, gate_.address(),
+                                nTok, slotTable));
+        MOE_TRY(mulMatMoeDirect(d, cmd, upT, upW, upStride, F, E, xn_.address(), false, ids, K, up_.address(), nTok,
+                                slotTable));
         cmd.barrier();
         MOE_TRY(swiglu(d, cmd, gate_.address(), up_.address(), act_.address(), nTok * K * F));
         cmd.barrier();
-        MOE_TRY(mulMatMoeDirect(d, cmd, L.ffn_down_exps.type, downW, downStride, E, F, act_.address(), true, ids, K,
-                                down_.address(), nTok, slotTable));
+        MOE_TRY(mulMatMoeDirect(d, cmd, downT, downW, downStride, E, F, act_.address(), true, ids, K, down_.address(),
+                                nTok, slotTable));
     } else {
-        MOE_TRY(mulMatMoeGrouped(d, cmd, L.ffn_gate_exps.type, gateW, gateStride, F, E, xn_.address(), false,
-                                 groups_.address(), NE, K, gate_.address(), nTok, slotTable));
-        MOE_TRY(mulMatMoeGrouped(d, cmd, L.ffn_up_exps.type, upW, upStride, F, E, xn_.address(), false,
-                                 groups_.address(), NE, K, up_.address(), nTok, slotTable));
+        MOE_TRY(mulMatMoeGrouped(d, cmd, gateT, gateW, gateStride, F, E, xn_.address(), false, groups_.address(), NE, K,
+                                 gate_.address(), nTok, slotTable));
+        MOE_TRY(mulMatMoeGrouped(d, cmd, upT, upW, upStride, F, E, xn_.address(), false, groups_.address(), NE, K,
+                                 up_.address(), nTok, slotTable));
         cmd.barrier();
         MOE_TRY(swiglu(d, cmd, gate_.address(), up_.address(), act_.address(), nTok * K * F));
         cmd.barrier();
-        MOE_TRY(mulMatMoeGrouped(d, cmd, L.ffn_down_exps.type, downW, downStride, E, F, act_.address(), true,
-                                 groups_.address(), NE, K, down_.address(), nTok, slotTable));
+        MOE_TRY(mulMatMoeGrouped(d, cmd, downT, downW, downStride, E, F, act_.address(), true, groups_.address(), NE, K,
+                                 down_.address(), nTok, slotTable));
     }
     cmd.barrier();
     return {};
 }
 
-Status VkForward::recordCombine(vk::Commands& cmd, uint32_t il, uint32_t nTok) {
-    const ModelConfig& c = model_.cfg;
-    const DeviceLayer& L = w_->layers[il];
-    const uint32_t E = c.embedding_length, NE = c.expert_count, FS = c.expert_shared_feed_forward_length;
+Status VkForward::recordCombine(vk::Commands& cmd, const MoeBlock& m, uint32_t il, uint32_t nTok) {
+    const uint32_t E = model_.cfg.embedding_length, NE = m.nExpert;
     const uint32_t KC = std::min<uint32_t>(NE, kRouteCap);
     const uint32_t K = layerRouting_[il].params.kMax;
     const uint64_t wts = rWeights_.address() + uint64_t(il) * maxBatch_ * KC * 4;
-    auto& d = dev_;
-    // weighted sum of experts (+ gated shared expert) into the residual
-    MOE_TRY(moeCombine(d, cmd, down_.address(), wts, x_.address(), nTok, K, E, true, FS ? shOut_.address() : 0,
-                       (FS && L.ffn_gate_inp_shexp) ? shG_.address() : 0));
+    // weighted sum of experts (+ shared expert, gated or not) into the residual
+    MOE_TRY(moeCombine(dev_, cmd, down_.address(), wts, x_.address(), nTok, K, E, true, m.shared ? shOut_.address() : 0,
+                       m.shared.gateInp ? shG_.address() : 0));
     cmd.barrier();
     return {};
 }
 
 Status VkForward::recordEmbedding(vk::Commands& cmd, uint32_t nTok) {
     const ModelConfig& c = model_.cfg;
-    MOE_TRY(getRows(dev_, cmd, w_->token_embd.type, w_->token_embd.address(), c.n_vocab, c.embedding_length,
-                    tokens_.address(), nTok, x_.address()));
+    const TensorView& embd = model_.plan.tokenEmbd;
+    MOE_TRY(getRows(dev_, cmd, (*w_)[embd].type, (*w_)[embd].address(), c.n_vocab, c.embedding_length, tokens_.address(), nTok,
+                    x_.address()));
     cmd.barrier();
     return {};
 }
@@ -461,10 +454,11 @@ Status VkForward::recordHead(vk::Commands& cmd, uint32_t nTok, bool allLogits) {
     // final norm -> lm head -> logits (host-visible)
     const ModelConfig& c = model_.cfg;
     const uint32_t E = c.embedding_length;
-    const DeviceTensor& out = w_->output ? w_->output : w_->token_embd;
+    const ModelPlan& p = model_.plan;
+    const DeviceTensor& out = (*w_)[p.output];
     const uint32_t first = allLogits ? 0 : nTok - 1, n = allLogits ? nTok : 1;
-    MOE_TRY(rmsNorm(dev_, cmd, x_.address() + uint64_t(first) * E * 4, w_->output_norm.address(), xn_.address(), n, E,
-                    c.layer_norm_rms_epsilon));
+    MOE_TRY(rmsNorm(dev_, cmd, x_.address() + uint64_t(first) * E * 4, (*w_)[p.outputNorm.w].address(), xn_.address(), n,
+                    E, p.outputNorm.eps));
     cmd.barrier();
     MOE_TRY(mulMat(dev_, cmd, out.type, out.address(), c.n_vocab, E, xn_.address(), E, logits_.address(), c.n_vocab, n));
     cmd.hostBarrier();
@@ -487,9 +481,9 @@ Status VkForward::runBatch(uint32_t nTok, uint32_t pos0, bool allLogits) {
     vk::Commands cmd(dev_, profile_ ? 4096 : 0);
     MOE_TRY(recordEmbedding(cmd, nTok));
     for (uint32_t il = 0; il < model_.cfg.block_count; ++il) {
-        MOE_TRY(recordAttentionRouter(cmd, il, nTok, pos0));
+        MOE_TRY(recordLayerHead(cmd, il, nTok, pos0));
         MOE_TRY(recordExperts(cmd, il, nTok, 0));
-        MOE_TRY(recordCombine(cmd, il, nTok));
+        MOE_TRY(recordLayerTail(cmd, il, nTok, pos0));
     }
     MOE_TRY(recordHead(cmd, nTok, allLogits));
     return submit(cmd);
@@ -508,7 +502,7 @@ Status VkForward::runBatchCached(uint32_t nTok, uint32_t pos0, bool allLogits) {
     vk::Commands cmd(dev_, profile_ ? 4096 : 0);
     off.beginSubmission();
     MOE_TRY(recordEmbedding(cmd, nTok));
-    MOE_TRY(recordAttentionRouter(cmd, 0, nTok, pos0));
+    MOE_TRY(recordLayerHead(cmd, 0, nTok, pos0));
     cmd.hostBarrier();
     MOE_TRY(submit(cmd));
     std::vector<int32_t> needed, predicted;
@@ -546,9 +540,9 @@ Status VkForward::runBatchCached(uint32_t nTok, uint32_t pos0, bool allLogits) {
             cmd.barrier();
             MOE_TRY(recordExperts(cmd, il, nTok, off.writeTable(il, uint32_t(p), passes[p])));
             if (p + 1 == passes.size()) {
-                MOE_TRY(recordCombine(cmd, il, nTok));
+                MOE_TRY(recordLayerTail(cmd, il, nTok, pos0));
                 if (il + 1 < L)
-                    MOE_TRY(recordAttentionRouter(cmd, il + 1, nTok, pos0));
+                    MOE_TRY(recordLayerHead(cmd, il + 1, nTok, pos0));
                 else
                     MOE_TRY(recordHead(cmd, nTok, allLogits));
             }
@@ -589,24 +583,13 @@ void VkForward::copyRouting(uint32_t done, uint32_t n, uint32_t nTok) {
 
 Status VkForward::forward(const int32_t* tokens, uint32_t nTok, uint32_t pos0, float* logits, bool allLogits) {
     const ModelConfig& c = model_.cfg;
-    if (nTok == 0) return makeError("no tokens to evaluate");
-    if (uint64_t(pos0) + nTok > nCtx_)
-        return makeError("context length " + std::to_string(nCtx_) + " exceeded (" + std::to_string(pos0 + nTok) +
-                         " tokens)");
-    for (uint32_t i = 0; i < nTok; ++i)
-        if (tokens[i] < 0 || uint32_t(tokens[i]) >= c.n_vocab)
-            return makeError("token id " + std::to_string(tokens[i]) + " outside the vocabulary (" +
-                             std::to_string(c.n_vocab) + ")");
+    MOE_TRY(cpu::checkStep(c, tokens, nTok, pos0, nCtx_, nPast_));
     const uint32_t L = c.block_count, NE = c.expert_count, KC = std::min<uint32_t>(NE, kRouteCap);
     routing_.nTok = 0;  // vectors keep their capacity across steps
     routing_.nLayer = L;
     routing_.nExpert = NE;
     routing_.kMax = 0;
-    for (auto& lr : layerRouting_) {
-        if (lr.params.kMax == 0 || lr.params.kMax > KC)  // rows are KC wide in the routing buffers
-            return makeError("routing: kMax " + std::to_string(lr.params.kMax) + " is out of range 1.." + std::to_string(KC));
-        routing_.kMax = std::max(routing_.kMax, lr.params.kMax);
-    }
+    for (auto& lr : layerRouting_) routing_.kMax = std::max(routing_.kMax, lr.params.kMax);  // checked by setRouting
     kernelTimes_.clear();
     lastStepMs_ = 0;
     RoutingRecord& r = routing_;
@@ -643,6 +626,7 @@ Status VkForward::forward(const int32_t* tokens, uint32_t nTok, uint32_t pos0, f
         }
         done += n;
     }
+    nPast_ = pos0 + nTok;
     return {};
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <unordered_map>
 #include <vector>
 
 #include "core/result.h"
@@ -11,7 +12,7 @@
 #include "model/model.h"
 #include "runtime/expert_offload.h"
 #include "runtime/kernels_moe.h"
-#include "runtime/routing_record.h"
+#include "trace/routing_record.h"
 #include "vk/commands.h"
 #include "vk/device.h"
 
@@ -25,18 +26,18 @@ struct DeviceTensor {
     explicit operator bool() const { return buf.valid(); }
 };
 
-struct DeviceLayer {
-    DeviceTensor attn_norm, wq, wk, wv, bq, bk, bv, wo, q_norm, k_norm, ffn_norm;
-    DeviceTensor ffn_gate_inp, ffn_gate_exps, ffn_up_exps, ffn_down_exps;
-    DeviceTensor ffn_gate_inp_shexp, ffn_gate_shexp, ffn_up_shexp, ffn_down_shexp;
-};
-
-// Weights uploaded once; 1-D tensors (norms, biases, gates) are converted to F32. Without
-// routedExperts the ffn_*_exps tensors stay in host memory (the expert cache loads them).
+// Every tensor of the plan on the device, found by its view. Weights are uploaded once; 1-D
+// tensors (norms, biases, gates) are converted to F32. Without routedExperts the routed-expert
+// stacks stay in host memory (the expert cache loads them).
 struct DeviceWeights {
-    DeviceTensor token_embd, output_norm, output;
-    std::vector<DeviceLayer> layers;
     static Result<std::unique_ptr<DeviceWeights>> upload(vk::Device& dev, const Model& model, bool routedExperts = true);
+    // The device copy of a tensor of the model's plan; an empty tensor (no buffer, the view's
+    // type) for absent optional tensors and host-resident experts.
+    const DeviceTensor& operator[](const TensorView& t) const;
+
+private:
+    std::unordered_map<const uint8_t*, DeviceTensor> byData_;  // keyed by the view's mapped data
+    DeviceTensor none_;
 };
 
 // Router configuration of one layer on the device (policies of the routing lab).
@@ -45,7 +46,7 @@ struct LayerRouting {
 };
 
 struct ForwardOptions {
-    uint32_t nCtx = 0;        // 0: model context length (capped at 4096)
+    uint32_t nCtx = 0;        // 0: model context length (capped at 4096); see contextSize()
     uint32_t maxBatch = 64;   // tokens per prefill dispatch
     bool profile = false;     // GPU timestamps per dispatch
     bool warmUp = true;       // build every pipeline at creation (a 1- and a 2-token step)
@@ -58,7 +59,7 @@ public:
 
     // Runs tokens at positions [pos0, pos0 + nTok): prefill in batches of maxBatch, decode when
     // nTok == 1. logits: (nTok, n_vocab) when allLogits, else (n_vocab) of the last token.
-    // Passing the context length is an error (nothing is truncated).
+    // Errors: those of cpu::checkStep (passing the context length: nothing is truncated).
     Status forward(const int32_t* tokens, uint32_t nTok, uint32_t pos0, float* logits, bool allLogits);
 
     uint32_t nCtx() const { return nCtx_; }
@@ -75,8 +76,7 @@ public:
     std::vector<LayerRouting>& routing() { return layerRouting_; }
     // Router parameters per layer (n_layer entries, e.g. routing::resolve of a policy): mask,
     // forced experts, logit scale and selection bias are uploaded into buffers owned here;
-    // applies from the next step. Errors: wrong layer count, kMax above min(n_expert, 64), k > kMax,
-    // array sizes other than n_expert, forced experts out of range.
+    // applies from the next step. Errors: those of cpu::checkRouting.
     Status setRouting(const std::vector<cpu::RouterParams>& layers);
     // GPU time per kernel of the last step (profile option).
     const std::vector<vk::KernelTime>& lastKernelTimes() const { return kernelTimes_; }
@@ -99,18 +99,25 @@ private:
     Status submit(vk::Commands& cmd);
     Status recordEmbedding(vk::Commands& cmd, uint32_t nTok);
     Status recordHead(vk::Commands& cmd, uint32_t nTok, bool allLogits);
-    // A layer in three parts: attention, router and shared expert (+ the cross-layer prediction
-    // for the next layer when prefetching); the routed experts (one pass of the cache: slot table
-    // and slot buffers, or 0 and the resident tensors); the weighted combine into the residual.
-    Status recordAttentionRouter(vk::Commands& cmd, uint32_t il, uint32_t nTok, uint32_t pos0);
+    // A layer of the plan in three parts, so that the expert cache can learn between them which
+    // experts the layer needs: its blocks up to and including the MoE block's router (with the
+    // shared expert, the token grouping and, when prefetching, the next layer's predicted
+    // experts); the routed experts (one pass of the cache: slot table and slot buffers, or 0 and
+    // the resident tensors); the weighted combine into the residual and the blocks after it.
+    Status recordLayerHead(vk::Commands& cmd, uint32_t il, uint32_t nTok, uint32_t pos0);
     Status recordExperts(vk::Commands& cmd, uint32_t il, uint32_t nTok, uint64_t slotTable);
-    Status recordCombine(vk::Commands& cmd, uint32_t il, uint32_t nTok);
+    Status recordLayerTail(vk::Commands& cmd, uint32_t il, uint32_t nTok, uint32_t pos0);
+    // The blocks of the plan.
+    Status recordAttention(vk::Commands& cmd, const AttentionBlock& a, uint32_t il, uint32_t nTok, uint32_t pos0);
+    Status recordRouter(vk::Commands& cmd, const MoeBlock& m, uint32_t il, uint32_t nTok);
+    Status recordCombine(vk::Commands& cmd, const MoeBlock& m, uint32_t il, uint32_t nTok);
     void copyRouting(uint32_t done, uint32_t n, uint32_t nTok);
 
     vk::Device& dev_;
     const Model& model_;
     std::unique_ptr<DeviceWeights> w_;
     uint32_t nCtx_ = 0, maxBatch_ = 0;
+    uint32_t nPast_ = 0;       // positions the KV cache holds
     uint32_t cacheSlots_ = 0;  // expert slots per layer; n_expert: all resident, no cache
     bool profile_ = false;
     std::vector<LayerRouting> layerRouting_;
@@ -123,7 +130,7 @@ private:
     vk::Buffer gate_, up_, act_, down_;
     vk::Buffer shGate_, shUp_, shAct_, shOut_, shG_;
     vk::Buffer attnScratch_;
-    std::vector<vk::Buffer> kCache_, vCache_;
+    std::vector<vk::Buffer> kCache_, vCache_;  // per layer with attention: (nCtx, n_head_kv, head_dim)
     // host-visible
     vk::Buffer tokens_, positions_, logits_;
     vk::Buffer rIds_, rWeights_, rCounts_, rProbs_;  // (nLayer, maxBatch, ...)

@@ -35,16 +35,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         return 0;
     }
     const moe::Model& m = **r;
-    checkView(m.token_embd, data, size);
-    checkView(m.output, data, size);
-    checkView(m.output_norm, data, size);
-    if (m.layers.size() != m.cfg.block_count) __builtin_trap();
-    for (const moe::LayerWeights& l : m.layers)
-        for (const moe::TensorView* t : {&l.attn_norm, &l.wq, &l.wk, &l.wv, &l.bq, &l.bk, &l.bv, &l.wo, &l.q_norm,
-                                         &l.k_norm, &l.ffn_norm, &l.ffn_gate_inp, &l.ffn_gate_exps, &l.ffn_up_exps,
-                                         &l.ffn_down_exps, &l.ffn_gate_inp_shexp, &l.ffn_gate_shexp, &l.ffn_up_shexp,
-                                         &l.ffn_down_shexp})
-            checkView(*t, data, size);
+    checkView(m.plan.tokenEmbd, data, size);
+    checkView(m.plan.output, data, size);
+    checkView(m.plan.outputNorm.w, data, size);
+    if (m.plan.layers.size() != m.cfg.block_count) __builtin_trap();
+    for (const moe::LayerPlan& l : m.plan.layers)
+        moe::forEachTensor(l, [&](const moe::TensorView& t, moe::TensorRole) { checkView(t, data, size); });
     if (m.paramsActive() > m.paramsTotal()) __builtin_trap();
     const moe::Tokenizer& tok = *m.tokenizer;
     if (tok.vocabSize() != int32_t(m.cfg.n_vocab)) __builtin_trap();
