@@ -112,14 +112,14 @@ Status checkExecutable(const ModelPlan& plan) {
                 ++nMoe;
                 MOE_TRY(checkMoe(*m, no));
             } else if (std::holds_alternative<FfnBlock>(b)) {
-                return no("a dense FFN layer");
+                return no("a dense FFN block");
             } else {
                 return no("a recurrent (linear-attention) block");
             }
         }
         if (nAttn != 1 || nMoe != 1)
-            return no("a layer of other than one attention and one MoE block (" + std::to_string(nAttn) + " and " +
-                      std::to_string(nMoe) + ")");
+            return no("a layer without exactly one attention and one MoE block (it has " + std::to_string(nAttn) +
+                      " and " + std::to_string(nMoe) + ")");
     }
     return {};
 }

@@ -144,6 +144,7 @@ Result<std::unique_ptr<VkForward>> VkForward::create(vk::Device& dev, const Mode
         const int32_t toks[2] = {0, 0};
         MOE_TRY(f->forward(toks, 1, 0, logits.data(), false));
         if (f->maxBatch_ > 1 && f->nCtx_ > 1) MOE_TRY(f->forward(toks, 2, 0, logits.data(), false));
+        f->nPast_ = 0;  // the warm-up's positions hold nothing
         if (cached) {
             const uint32_t maxNeeded =
                 std::min<uint32_t>(c.expert_count, f->maxBatch_ * std::min(c.expert_count, kRouteCap));
