@@ -13,10 +13,10 @@
 #include <string>
 #include <unistd.h>
 
+#include "fixtures/synth.h"
 #include "gguf/gguf.h"
 #include "gguf/gguf_writer.h"
 #include "model/model.h"
-#include "model/synth.h"
 #include "support/gguf_edit.h"
 
 namespace moe::test {

@@ -5,7 +5,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
-#include "model/synth.h"
+#include "fixtures/synth.h"
 
 namespace moe::cli {
 

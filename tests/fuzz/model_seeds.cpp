@@ -3,7 +3,7 @@
 #include <cstdio>
 #include <string>
 
-#include "model/synth.h"
+#include "fixtures/synth.h"
 
 int main(int argc, char** argv) {
     if (argc != 2) {

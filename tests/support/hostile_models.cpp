@@ -10,8 +10,8 @@
 #include <limits>
 #include <set>
 
+#include "fixtures/synth.h"
 #include "gguf_edit.h"
-#include "model/synth.h"
 
 namespace moe::test {
 
