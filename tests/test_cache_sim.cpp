@@ -7,11 +7,11 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <random>
 #include <string>
 #include <unistd.h>
 #include <vector>
 
+#include "core/random.h"
 #include "trace/cache_sim.h"
 #include "trace/trace.h"
 
@@ -230,7 +230,7 @@ TEST_CASE("cache-sim: static ranks from another trace") {
 }
 
 TEST_CASE("cache-sim: the same figures from a trace written and read back") {
-    std::mt19937 rng(11);
+    Rng rng(11);
     std::vector<StepSpec> steps;
     for (int s = 0; s < 40; ++s) {
         StepSpec st;
@@ -238,9 +238,9 @@ TEST_CASE("cache-sim: the same figures from a trace written and read back") {
         for (int t = 0; t < n; ++t) {
             Tok tok(3), pr(3);
             for (uint32_t l = 0; l < 3; ++l) {
-                const int32_t a = int32_t(rng() % 12), b = int32_t((uint32_t(a) + 1 + rng() % 11) % 12);
+                const int32_t a = int32_t(rng.next32() % 12), b = int32_t((uint32_t(a) + 1 + rng.next32() % 11) % 12);
                 tok[l] = {a, b};
-                if (l > 0) pr[l] = {b, int32_t(rng() % 12) == b ? (b + 1) % 12 : int32_t((uint32_t(b) + 3) % 12)};
+                if (l > 0) pr[l] = {b, int32_t(rng.next32() % 12) == b ? (b + 1) % 12 : int32_t((uint32_t(b) + 3) % 12)};
             }
             st.tokens.push_back(tok);
             st.pred.push_back(pr);
@@ -283,26 +283,26 @@ TEST_CASE("cache-sim: the same figures from a trace written and read back") {
 // resident after it are not the policy's choice and MIN is only a heuristic there (random traces
 // show online policies beating it by a miss or two): such sizes are skipped (docs/cache.md).
 TEST_CASE("cache-sim: Belady is never beaten without prefetch (random traces)") {
-    std::mt19937 rng(2024);
+    Rng rng(2024);
     int compared = 0, comparedBatched = 0;
     for (int trial = 0; trial < 300; ++trial) {
-        const uint32_t E = 4 + rng() % 29, L = 1 + rng() % 3, k = 1 + rng() % std::min<uint32_t>(4, E);
+        const uint32_t E = 4 + rng.next32() % 29, L = 1 + rng.next32() % 3, k = 1 + rng.next32() % std::min<uint32_t>(4, E);
         const bool batched = trial % 3 == 0;  // steps of several tokens
         // skewed, bursty routing: a drifting hot set, as real routers show
         std::vector<StepSpec> steps;
         std::vector<uint32_t> hot(L);
-        for (uint32_t l = 0; l < L; ++l) hot[l] = rng() % E;
+        for (uint32_t l = 0; l < L; ++l) hot[l] = rng.next32() % E;
         size_t widest = 0;  // most distinct experts a step needs in a layer
         for (int s = 0; s < 100; ++s) {
             StepSpec st;
-            const int n = batched ? 1 + int(rng() % 4) : 1;
+            const int n = batched ? 1 + int(rng.next32() % 4) : 1;
             std::vector<std::vector<int32_t>> distinct(L);
             for (int t = 0; t < n; ++t) {
                 Tok tok(L);
                 for (uint32_t l = 0; l < L; ++l) {
-                    if (rng() % 10 == 0) hot[l] = rng() % E;
+                    if (rng.next32() % 10 == 0) hot[l] = rng.next32() % E;
                     while (tok[l].size() < k) {
-                        const int32_t e = rng() % 3 ? int32_t((hot[l] + rng() % 3) % E) : int32_t(rng() % E);
+                        const int32_t e = rng.next32() % 3 ? int32_t((hot[l] + rng.next32() % 3) % E) : int32_t(rng.next32() % E);
                         if (std::find(tok[l].begin(), tok[l].end(), e) == tok[l].end()) tok[l].push_back(e);
                     }
                     for (int32_t e : tok[l])

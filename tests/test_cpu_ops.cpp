@@ -4,9 +4,9 @@
 
 #include <chrono>
 #include <cmath>
-#include <random>
 #include <vector>
 
+#include "core/random.h"
 #include "cpu/moe.h"
 #include "cpu/nmse.h"
 #include "cpu/ops.h"
@@ -17,14 +17,6 @@ using namespace moe;
 using namespace moe::cpu;
 
 namespace {
-
-std::vector<float> gaussian(size_t n, uint32_t seed, float sigma = 1.0f) {
-    std::mt19937 rng(seed);
-    std::normal_distribution<float> dist(0.0f, sigma);
-    std::vector<float> v(n);
-    for (float& x : v) x = dist(rng);
-    return v;
-}
 
 // Dequantize a whole (rows, cols) tensor.
 std::vector<float> dequantAll(GgmlType t, const uint8_t* w, int64_t rows, int64_t cols) {
@@ -59,7 +51,7 @@ float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
 
 TEST_CASE("getRows dequantizes the selected rows of every type") {
     const int64_t nRows = 5, nCols = 256;
-    const auto table = gaussian(size_t(nRows * nCols), 1);
+    const auto table = randn(size_t(nRows * nCols), 1);
     const int32_t ids[3] = {4, 0, 4};
     for (GgmlType t : kWeightTypes) {
         CAPTURE(typeName(t));
@@ -77,8 +69,8 @@ TEST_CASE("matMul and matVec match a naive product over odd shapes") {
     for (GgmlType t : kWeightTypes) {
         const int64_t cols = blockSize(t) == 256 ? 512 : 96, rows = 7, nTok = 3;
         CAPTURE(typeName(t));
-        const auto w = gaussian(size_t(rows * cols), 2);
-        const auto x = gaussian(size_t(nTok * cols), 3);
+        const auto w = randn(size_t(rows * cols), 2);
+        const auto x = randn(size_t(nTok * cols), 3);
         const auto q = quantizeRows(t, w.data(), rows, cols);
         const auto wd = dequantAll(t, q.data(), rows, cols);
         std::vector<float> y(size_t(nTok * rows)), ref(size_t(nTok * rows)), yv(static_cast<size_t>(rows));
@@ -98,8 +90,8 @@ TEST_CASE("matMul and matVec match a naive product over odd shapes") {
 
 TEST_CASE("matMul: a 4096x1024 Q4_K weight with 8 tokens runs in reasonable time") {
     const int64_t rows = 4096, cols = 1024, nTok = 8;
-    const auto w = gaussian(size_t(rows * cols), 4, 0.02f);
-    const auto x = gaussian(size_t(nTok * cols), 5);
+    const auto w = randn(size_t(rows * cols), 4, 0.02f);
+    const auto x = randn(size_t(nTok * cols), 5);
     const auto q = quantizeRows(GgmlType::Q4_K, w.data(), rows, cols);
     std::vector<float> y(size_t(nTok * rows));
     const auto t0 = std::chrono::steady_clock::now();
@@ -211,7 +203,7 @@ TEST_CASE("attention: head h reads kv head h / (nHead / nHeadKv)") {
     // 4 query heads, 2 kv heads, one position: output = that kv head's value row
     const float k[4] = {0.3f, -1, 2, 0.5f};   // (1, 2, 2)
     const float v[4] = {10, 11, 20, 21};
-    const auto q = gaussian(8, 9);
+    const auto q = randn(8, 9);
     float out[8];
     attention(q.data(), k, v, 1, 4, 2, 2, 0, out);
     const float expect[8] = {10, 11, 10, 11, 20, 21, 20, 21};
@@ -404,9 +396,9 @@ TEST_CASE("groupByExpert: counts, offsets, stable by token") {
 
 TEST_CASE("expertMatMul equals per-slot matVec with the selected expert") {
     const int64_t nExpert = 8, rows = 5, cols = 256, nTok = 4, k = 2;
-    const auto w = gaussian(size_t(nExpert * rows * cols), 11);
+    const auto w = randn(size_t(nExpert * rows * cols), 11);
     const auto q = quantizeRows(GgmlType::Q4_K, w.data(), nExpert * rows, cols);
-    const auto x = gaussian(size_t(nTok * k * cols), 12);
+    const auto x = randn(size_t(nTok * k * cols), 12);
     const int32_t ids[8] = {7, 0, 3, 7, -1, 5, 0, 0};
     const uint64_t expertBytes = rows * rowBytes(GgmlType::Q4_K, cols);
     for (int64_t xSlots : {int64_t(1), k}) {
@@ -429,13 +421,13 @@ TEST_CASE("expertMatMul equals per-slot matVec with the selected expert") {
 
 TEST_CASE("moeFfn equals the per-token weighted sum of SwiGLU experts") {
     const int64_t nExpert = 4, nEmbd = 64, nFf = 96, nTok = 3, k = 2;
-    const auto gate = gaussian(size_t(nExpert * nFf * nEmbd), 21, 0.2f);
-    const auto up = gaussian(size_t(nExpert * nFf * nEmbd), 22, 0.2f);
-    const auto down = gaussian(size_t(nExpert * nEmbd * nFf), 23, 0.2f);
+    const auto gate = randn(size_t(nExpert * nFf * nEmbd), 21, 0.2f);
+    const auto up = randn(size_t(nExpert * nFf * nEmbd), 22, 0.2f);
+    const auto down = randn(size_t(nExpert * nEmbd * nFf), 23, 0.2f);
     const auto qg = quantizeRows(GgmlType::Q8_0, gate.data(), nExpert * nFf, nEmbd);
     const auto qu = quantizeRows(GgmlType::Q4_0, up.data(), nExpert * nFf, nEmbd);
     const auto qd = quantizeRows(GgmlType::F16, down.data(), nExpert * nEmbd, nFf);
-    const auto x = gaussian(size_t(nTok * nEmbd), 24);
+    const auto x = randn(size_t(nTok * nEmbd), 24);
     const int32_t ids[6] = {1, 3, 0, -1, 2, 1};
     const float wts[6] = {0.7f, 0.3f, 1.0f, 0.0f, 0.25f, 0.75f};
     std::vector<float> out(size_t(nTok * nEmbd));

@@ -1,21 +1,13 @@
-// Deterministic test data: Gaussian vectors and quantized weight matrices.
+// Deterministic test data: quantized weight matrices (Gaussian vectors: moe::randn, core/random.h).
 #pragma once
 #include <cstdint>
-#include <random>
 #include <vector>
 
+#include "core/random.h"
 #include "core/types.h"
 #include "cpu/quant.h"
 
 namespace moe::test {
-
-inline std::vector<float> randn(size_t n, uint32_t seed, float scale = 1.0f) {
-    std::mt19937 rng(seed);
-    std::normal_distribution<float> d(0.0f, scale);
-    std::vector<float> v(n);
-    for (auto& x : v) x = d(rng);
-    return v;
-}
 
 // rows x cols weights in type t (from Gaussian values); also returns the dequantized floats.
 struct TestWeights {

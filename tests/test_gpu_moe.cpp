@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <random>
 
 #include "cpu/moe.h"
 #include "cpu/nmse.h"

@@ -4,10 +4,10 @@
 
 #include <cmath>
 #include <cstring>
-#include <random>
 #include <vector>
 
 #include "core/half.h"
+#include "core/random.h"
 #include "cpu/nmse.h"
 #include "cpu/quant.h"
 
@@ -15,14 +15,6 @@ using namespace moe;
 using namespace moe::cpu;
 
 namespace {
-
-std::vector<float> gaussian(size_t n, uint32_t seed, float sigma = 1.0f) {
-    std::mt19937 rng(seed);
-    std::normal_distribution<float> dist(0.0f, sigma);
-    std::vector<float> v(n);
-    for (float& x : v) x = dist(rng);
-    return v;
-}
 
 void putU16(uint8_t* p, uint16_t v) { p[0] = uint8_t(v); p[1] = uint8_t(v >> 8); }
 
@@ -226,7 +218,7 @@ TEST_CASE("quantize: Q8_0 and Q4_0 follow ggml's reference quantizer") {
 
 TEST_CASE("quantize -> dequantize: NMSE per type on Gaussian rows") {
     const int64_t rows = 16, cols = 1024;
-    const auto x = gaussian(size_t(rows * cols), 42, 0.02f);  // weight-like magnitudes
+    const auto x = randn(size_t(rows * cols), 42, 0.02f);  // weight-like magnitudes
     struct Bound { GgmlType t; double maxNmse; };
     const Bound bounds[] = {
         // measured (seed 42): F16 4.2e-8, BF16 2.7e-6, Q8_0 2.9e-5, Q4_0 7.4e-3, Q4_K 5.3e-3, Q6_K 3.5e-4
@@ -268,8 +260,8 @@ TEST_CASE("dotRow equals dequantize + dot for every type") {
         for (int64_t n : {256, 1024, 2560}) {
             CAPTURE(typeName(t));
             CAPTURE(n);
-            const auto w = gaussian(size_t(n), uint32_t(n) + 1);
-            const auto x = gaussian(size_t(n), uint32_t(n) + 2);
+            const auto w = randn(size_t(n), uint32_t(n) + 1);
+            const auto x = randn(size_t(n), uint32_t(n) + 2);
             const auto q = quantizeRows(t, w.data(), 1, n);
             std::vector<float> wd(static_cast<size_t>(n));
             dequantizeRow(t, q.data(), wd.data(), n);
@@ -279,7 +271,7 @@ TEST_CASE("dotRow equals dequantize + dot for every type") {
         }
     }
     // 1-value-block types accept any n (tail after whole 256-chunks)
-    const auto w = gaussian(300, 7), x = gaussian(300, 8);
+    const auto w = randn(300, 7), x = randn(300, 8);
     const auto q = quantizeRows(GgmlType::F16, w.data(), 1, 300);
     std::vector<float> wd(300);
     dequantizeRow(GgmlType::F16, q.data(), wd.data(), 300);

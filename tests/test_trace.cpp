@@ -9,9 +9,9 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <random>
 #include <unistd.h>
 
+#include "core/random.h"
 #include "trace/stats.h"
 #include "trace/trace.h"
 
@@ -82,8 +82,7 @@ Trace richTrace() {
     Trace tr;
     tr.info = TraceInfo{"synth \"model\"", "olmoe", "topp:0.6:8 mask:*:3", "generated", "CPU reference", 3, 16, 4, 0, 128,
                         true, -1};
-    std::mt19937 rng(7);
-    std::uniform_real_distribution<float> u(0.0f, 1.0f);
+    Rng rng(7);
     for (uint32_t step = 0; step < 5; ++step) {
         const uint32_t n = step == 0 ? 7 : 1, L = 3, E = 16, K = 6;
         std::vector<int32_t> ids(L * n * K, -1), counts(L * n), toks(n);
@@ -91,16 +90,16 @@ Trace richTrace() {
         std::vector<std::string> pieces(n);
         for (uint32_t i = 0; i < L * n; ++i) {
             float sum = 0;
-            for (uint32_t e = 0; e < E; ++e) sum += (p[i * E + e] = u(rng) * u(rng));
+            for (uint32_t e = 0; e < E; ++e) sum += (p[i * E + e] = rng.uniform() * rng.uniform());
             for (uint32_t e = 0; e < E; ++e) p[i * E + e] /= sum;
-            counts[i] = int32_t(1 + rng() % K);
+            counts[i] = int32_t(1 + rng.next32() % K);
             for (int32_t j = 0; j < counts[i]; ++j) {
                 ids[i * K + uint32_t(j)] = int32_t((i + uint32_t(j) * 5) % E);
-                w[i * K + uint32_t(j)] = u(rng);
+                w[i * K + uint32_t(j)] = rng.uniform();
             }
         }
         for (uint32_t t = 0; t < n; ++t) {
-            toks[t] = int32_t(rng() % 50000);
+            toks[t] = int32_t(rng.next32() % 50000);
             pieces[t] = t % 2 ? " caf\xc3\xa9 \"q\"\n" : "\t<|im_end|>";
         }
         StepView v{n, 3, K, 16, ids.data(), w.data(), counts.data(), p.data()};
@@ -117,15 +116,15 @@ Trace optionalTrace() {
     tr.info = TraceInfo{"opt", "qwen3moe", "model", "generated", "Vulkan", 3, 8, 2, 0, 64, false, -1};
     tr.info.expertBytes = {100, 100, 250};
     tr.info.cache = CacheSetting{"lru", 4, true};
-    std::mt19937 rng(5);
+    Rng rng(5);
     int32_t pos = 0;
     for (uint32_t n : {3u, 1u, 1u, 2u}) {
         const uint32_t L = 3, K = 2;
         std::vector<int32_t> ids(L * n * K, -1), counts(L * n, 2), pred(L * n * K, -1), toks(n, 42);
         std::vector<float> w(L * n * K, 0.5f);
         for (uint32_t i = 0; i < L * n; ++i) {
-            ids[i * K] = int32_t(rng() % 4), ids[i * K + 1] = int32_t(4 + rng() % 4);
-            if (i >= n) pred[i * K] = int32_t(rng() % 8);  // rows of layer 0 come first: left empty
+            ids[i * K] = int32_t(rng.next32() % 4), ids[i * K + 1] = int32_t(4 + rng.next32() % 4);
+            if (i >= n) pred[i * K] = int32_t(rng.next32() % 8);  // rows of layer 0 come first: left empty
             if (i >= n && i % 2) pred[i * K + 1] = (pred[i * K] + 1) % 8;
         }
         std::vector<moe::cache::CacheStats> c(L);
@@ -285,7 +284,7 @@ TEST_CASE("trace: bad files give clear errors") {
 
 TEST_CASE("trace: corrupted files never crash the readers") {
     const Trace tr = richTrace(), opt = optionalTrace();
-    std::mt19937 rng(3);
+    Rng rng(3);
     int rejected = 0;
     for (int i = 0; i < 600; ++i) {
         const std::string text = toJsonl(i % 2 ? tr : opt);
@@ -293,11 +292,11 @@ TEST_CASE("trace: corrupted files never crash the readers") {
         std::string t = text;
         std::vector<uint8_t> b = bin;
         for (int k = 0; k < 1 + i % 4; ++k) {
-            t[rng() % t.size()] = char(rng() % 128);
-            b[rng() % b.size()] = uint8_t(rng());
+            t[rng.next32() % t.size()] = char(rng.next32() % 128);
+            b[rng.next32() % b.size()] = uint8_t(rng.next32());
         }
-        t.resize(rng() % 4 ? t.size() : rng() % t.size());
-        b.resize(rng() % 4 ? b.size() : rng() % b.size());
+        t.resize(rng.next32() % 4 ? t.size() : rng.next32() % t.size());
+        b.resize(rng.next32() % 4 ? b.size() : rng.next32() % b.size());
         auto rj = parseJsonl(t);
         auto rb = parseBinary(b.data(), b.size());
         rejected += !rj.ok() + !rb.ok();
