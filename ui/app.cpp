@@ -115,17 +115,13 @@ void drawPanels(AppState& s, UiActions& act) {
 
 // The expert cache flags into the options every load asks for.
 Status applyCacheOptions(const AppOptions& opts, CacheState& c) {
-    if (opts.cpu && (opts.expertCache >= 0 || opts.expertCacheMiB || opts.prefetch))
-        return makeError("the expert cache is a Vulkan feature (the CPU reference reads every expert from host memory)");
     c.request.slots = opts.expertCache;
     c.request.budgetMiB = opts.expertCacheMiB;
     if (opts.prefetch) c.request.prefetch = true;
     if (!opts.cachePolicy.empty()) {
         MOE_ASSIGN(c.request.policy, cache::parsePolicy(opts.cachePolicy));
-        if (c.request.policy == cache::Policy::Belady)
-            return makeError("--cache-policy belady needs the future accesses: it is the simulator's bound "
-                             "(moescope cache-sim), not a live policy");
     }
+    MOE_TRY(rt::checkCacheOptions(opts.cpu, c.request));
     if (c.request.policy == cache::Policy::Static && opts.cacheStatic.empty())
         return makeError("--cache-policy static needs --cache-static TRACE (the trace its hot set is learned from)");
     c.requestStaticTrace = opts.cacheStatic;

@@ -333,10 +333,9 @@ void runBench(const BenchFlags& f) {
     res.loadBefore = loadAverage();
 
     Engine e;
-    const uint32_t ctxTrain = m.cfg.context_length ? m.cfg.context_length : 4096;
-    const uint32_t nCtx = f.mf.backend.nCtx ? f.mf.backend.nCtx : std::min<uint32_t>(ctxTrain, 4096);
-    if (nCtx > ctxTrain)
-        return fail("context " + std::to_string(nCtx) + " exceeds the model's context length " + std::to_string(ctxTrain));
+    const auto ctx = contextSize(m.cfg, f.mf.backend.nCtx);
+    if (!ctx) return fail(ctx.error().message);
+    const uint32_t nCtx = ctx.value();
     // tests that do not fit the context: an error when asked for, skipped (with a note) among the defaults
     auto fit = [&](std::vector<uint32_t>& v, uint32_t extra, bool given, const char* kind) -> bool {
         std::vector<uint32_t> kept;

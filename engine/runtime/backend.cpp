@@ -42,6 +42,14 @@ void Backend::setPrefetch(bool on) {
     opts_.expertCache.prefetch = on;
 }
 
+Status checkCacheOptions(bool cpu, const ExpertCacheOptions& ec) {
+    if (cpu && (ec.slots >= 0 || ec.budgetMiB || ec.prefetch))
+        return makeError("the expert cache is a Vulkan feature (the CPU reference reads every expert from host memory)");
+    if (ec.policy == cache::Policy::Belady)
+        return makeError("expert cache: belady needs the future and exists only in the simulator (cache-sim)");
+    return {};
+}
+
 namespace {
 
 class VulkanBackend final : public Backend {
@@ -118,12 +126,8 @@ public:
 Result<std::unique_ptr<Backend>> createBackend(const Model& model, const BackendOptions& opts, vk::Instance* instance) {
     BackendOptions o = opts;
     MOE_ASSIGN(o.nCtx, contextSize(model.cfg, opts.nCtx));
-    if (o.cpu) {
-        const ExpertCacheOptions& ec = o.expertCache;
-        if (ec.slots >= 0 || ec.budgetMiB || ec.prefetch)
-            return makeError("the expert cache is a Vulkan feature (the CPU reference reads every expert from host memory)");
-        return std::unique_ptr<Backend>(new CpuBackend(model, o));
-    }
+    MOE_TRY(checkCacheOptions(o.cpu, o.expertCache));
+    if (o.cpu) return std::unique_ptr<Backend>(new CpuBackend(model, o));
     auto b = std::make_unique<VulkanBackend>(model, o);
     if (!instance) {
         vk::InstanceOptions io;

@@ -87,6 +87,11 @@ protected:
     BackendOptions opts_;  // as built, with the live changes since
 };
 
+// The expert-cache options a backend takes: none of them (prefetch included) on the CPU
+// reference; a live policy as checkLivePolicy says, belady never. The one check of the CLI, the
+// GUI's flags and createBackend.
+Status checkCacheOptions(bool cpu, const ExpertCacheOptions& ec);
+
 // Creates the backend for a loaded model (the model must outlive it). Vulkan uses `instance`
 // when given (it must outlive the backend), else an instance of its own.
 Result<std::unique_ptr<Backend>> createBackend(const Model& model, const BackendOptions& opts,
