@@ -16,7 +16,7 @@ shared float sL[ROUTER_MAX_EXPERTS];   // scaled logits, then probabilities
 shared float sS[ROUTER_MAX_EXPERTS];   // selection score; -inf = not selectable
 shared float redF[WG];
 shared uint redI[WG];
-shared int chosen[64];  // kMax <= 64 (checked on the host)
+shared int chosen[MOE_ROUTE_CAP];  // kMax <= MOE_ROUTE_CAP (checked on the host)
 shared uint nChosen;
 shared float cum;
 shared bool done;

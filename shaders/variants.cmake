@@ -1,24 +1,31 @@
-# Shader variants: moe_shader(<ShaderId> <source> [DEFINE=value ...]).
+# Shader variants: moe_shader(<ShaderId> <source> [DEFINE=value ...]), or moe_kernel(...) for the
+# weight-reading kernels, which also enter the kernel table (see kernel_keys.h).
 # One source per kernel family; weight-type variants differ only in defines.
 moe_shader(fill_f32 fill.comp)
 
+# The weight types with kernels, as name:ggml id (core/types.h kWeightTypes; the runtime checks
+# at compile time that the table covers them).
+set(MOESCOPE_KERNEL_TYPES f32:0 f16:1 bf16:30 q8_0:8 q4_0:2 q4_k:12 q6_k:14)
+# Those read through 16-byte texel fetches (load16 in dequant.glsl); Q4_K and Q6_K keep device
+# addresses.
+set(MOESCOPE_TEXEL_TYPES f32:0 f16:1 bf16:30 q8_0:8 q4_0:2)
+
 # mul_mat.comp: dense (MODE 0), expert-indexed direct (MODE 1), expert-grouped (MODE 2), each with
-# a shared-memory reduction and a single-subgroup reduction (SG_REDUCE). 7 ids per type, in a
-# fixed order that rt::typedShader relies on.
-foreach(t f32:0 f16:1 bf16:30 q8_0:8 q4_0:2 q4_k:12 q6_k:14)
+# a shared-memory reduction and a single-subgroup reduction (SG_REDUCE); get_rows.comp.
+foreach(t ${MOESCOPE_KERNEL_TYPES})
   string(REPLACE ":" ";" tv ${t})
-  list(GET tv 0 tname)
-  list(GET tv 1 tid)
-  moe_shader(mul_mat_${tname} mul_mat.comp WTYPE=${tid} MODE=0 SG_REDUCE=0)
-  moe_shader(mul_mat_moe_${tname} mul_mat.comp WTYPE=${tid} MODE=1 SG_REDUCE=0)
-  moe_shader(mul_mat_moe_grouped_${tname} mul_mat.comp WTYPE=${tid} MODE=2 SG_REDUCE=0)
-  moe_shader(get_rows_${tname} get_rows.comp WTYPE=${tid})
-  moe_shader(mul_mat_sg_${tname} mul_mat.comp WTYPE=${tid} MODE=0 SG_REDUCE=1)
-  moe_shader(mul_mat_moe_sg_${tname} mul_mat.comp WTYPE=${tid} MODE=1 SG_REDUCE=1)
-  moe_shader(mul_mat_moe_grouped_sg_${tname} mul_mat.comp WTYPE=${tid} MODE=2 SG_REDUCE=1)
+  list(GET tv 0 n)
+  list(GET tv 1 id)
+  moe_kernel(MulMat ${id} Shared Address mul_mat_${n} mul_mat.comp WTYPE=${id} MODE=0 SG_REDUCE=0)
+  moe_kernel(MulMatMoe ${id} Shared Address mul_mat_moe_${n} mul_mat.comp WTYPE=${id} MODE=1 SG_REDUCE=0)
+  moe_kernel(MulMatMoeGrouped ${id} Shared Address mul_mat_moe_grouped_${n} mul_mat.comp WTYPE=${id} MODE=2 SG_REDUCE=0)
+  moe_kernel(GetRows ${id} None Address get_rows_${n} get_rows.comp WTYPE=${id})
+  moe_kernel(MulMat ${id} Subgroup Address mul_mat_sg_${n} mul_mat.comp WTYPE=${id} MODE=0 SG_REDUCE=1)
+  moe_kernel(MulMatMoe ${id} Subgroup Address mul_mat_moe_sg_${n} mul_mat.comp WTYPE=${id} MODE=1 SG_REDUCE=1)
+  moe_kernel(MulMatMoeGrouped ${id} Subgroup Address mul_mat_moe_grouped_sg_${n} mul_mat.comp WTYPE=${id} MODE=2 SG_REDUCE=1)
 endforeach()
 
 include(${CMAKE_CURRENT_LIST_DIR}/variants_texel.cmake)
-include(${CMAKE_CURRENT_LIST_DIR}/variants_dense.cmake OPTIONAL)
-include(${CMAKE_CURRENT_LIST_DIR}/variants_moe.cmake OPTIONAL)
-include(${CMAKE_CURRENT_LIST_DIR}/variants_roofline.cmake OPTIONAL)
+include(${CMAKE_CURRENT_LIST_DIR}/variants_dense.cmake)
+include(${CMAKE_CURRENT_LIST_DIR}/variants_moe.cmake)
+include(${CMAKE_CURRENT_LIST_DIR}/variants_roofline.cmake)

@@ -34,8 +34,7 @@ double runMulMat(GgmlType t, Shape s, uint32_t seed, bool accumulate = false) {
     if (accumulate)
         for (size_t i = 0; i < ref.size(); ++i) ref[i] += y0[i];
     vk::Commands cmd(d, 8);
-    auto st = rt::mulMat(d, cmd, t, wb.address(), s.rows, s.cols, xb.address(), s.cols, yb.address(), s.rows, s.nTok,
-                         accumulate);
+    auto st = rt::mulMat(d, cmd, {t, wb.address(), s.rows, s.cols, xb.address(), 0, yb.address(), 0, s.nTok, accumulate});
     REQUIRE_MESSAGE(st.ok(), st.message());
     cmd.hostBarrier();
     REQUIRE(cmd.submitAndWait().ok());
@@ -116,7 +115,7 @@ TEST_CASE("get_rows (embedding) matches the CPU reference for every type") {
 TEST_CASE("mul_mat rejects a row length that is not a multiple of the block size") {
     auto& d = GpuEnv::dev();
     vk::Commands cmd(d);
-    auto st = rt::mulMat(d, cmd, GgmlType::Q4_K, 0, 4, 100, 0, 100, 0, 4, 1);
+    auto st = rt::mulMat(d, cmd, {GgmlType::Q4_K, 0, 4, 100});
     REQUIRE(!st.ok());
     CHECK(st.message().find("not a multiple of the Q4_K block size 256") != std::string::npos);
 }

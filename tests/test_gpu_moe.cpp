@@ -173,15 +173,16 @@ void checkExpertProducts(GgmlType t, uint32_t nExpert, uint32_t k, uint32_t nTok
     auto y2 = deviceBuffer(ref.size() * 4);
     auto gb = deviceBuffer(rt::moeGroupBytes(nTok, k, nExpert));
     vk::Commands cmd(d, 8);
-    REQUIRE(rt::mulMatMoeDirect(d, cmd, t, wb.address(), expertStride, rows, cols, xb.address(), xPerSlot, ib.address(), k,
-                                y1.address(), nTok).ok());
+    rt::MoeMatMulArgs a{t, wb.address(), expertStride, rows, cols, xb.address(), xPerSlot, ib.address(), gb.address(),
+                        nExpert, k, y1.address(), nTok};
+    REQUIRE(rt::mulMatMoeDirect(d, cmd, a).ok());
     REQUIRE(rt::moeGroup(d, cmd, ib.address(), nTok, k, nExpert, gb.address()).ok());
     cmd.barrier();
     // grouped output rows of empty slots are never written: clear them first
     cmd.fill(y2, 0, ref.size() * 4, 0);
     cmd.barrier();
-    REQUIRE(rt::mulMatMoeGrouped(d, cmd, t, wb.address(), expertStride, rows, cols, xb.address(), xPerSlot, gb.address(),
-                                 nExpert, k, y2.address(), nTok).ok());
+    a.y = y2.address();
+    REQUIRE(rt::mulMatMoeGrouped(d, cmd, a).ok());
     cmd.hostBarrier();
     REQUIRE(cmd.submitAndWait().ok());
     if (d.caps().timestamps) {

@@ -150,11 +150,9 @@ Result<Outcome> runExpertProduct(Harness& h, GgmlType t, ExpertShape s, bool gro
     MOE_ASSIGN(vk::Buffer gb, h.buffer(moeGroupBytes(s.nTok, s.k, s.nExpert)));
     const uint64_t W = w->buffer.address();
     Record rec = [&](vk::Commands& cmd) {
-        if (grouped)
-            return mulMatMoeGrouped(dev, cmd, t, W, expertStride, s.rows, s.cols, xb.address(), s.xPerSlot,
-                                    gb.address(), s.nExpert, s.k, yb.address(), s.nTok);
-        return mulMatMoeDirect(dev, cmd, t, W, expertStride, s.rows, s.cols, xb.address(), s.xPerSlot, ib.address(),
-                               s.k, yb.address(), s.nTok);
+        const MoeMatMulArgs a{t,        W,  expertStride, s.rows,        s.cols, xb.address(), s.xPerSlot,
+                              ib.address(), gb.address(), s.nExpert, s.k, yb.address(), s.nTok};
+        return grouped ? mulMatMoeGrouped(dev, cmd, a) : mulMatMoeDirect(dev, cmd, a);
     };
     // grouped: groups first, and rows of empty slots are never written, so clear them;
     // direct writes zeros for empty slots itself

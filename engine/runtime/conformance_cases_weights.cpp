@@ -31,7 +31,7 @@ Result<Outcome> runMulMat(Harness& h, GgmlType t, MatShape s, uint32_t seed) {
     MOE_ASSIGN(vk::Buffer yb, h.buffer(ref.size() * 4));
     const uint64_t wAddr = w->buffer.address();
     Record rec = [&](vk::Commands& cmd) {
-        return mulMat(dev, cmd, t, wAddr, s.rows, s.cols, xb.address(), s.cols, yb.address(), s.rows, s.nTok);
+        return mulMat(dev, cmd, {t, wAddr, s.rows, s.cols, xb.address(), 0, yb.address(), 0, s.nTok});
     };
     MOE_TRY(h.run(rec));
     MOE_ASSIGN(auto got, h.download<float>(yb, ref.size()));

@@ -6,7 +6,7 @@
 
 #include "core/result.h"
 #include "core/types.h"
-#include "shader_ids.h"
+#include "kernel_table.h"
 #include "vk/commands.h"
 #include "vk/device.h"
 
@@ -25,28 +25,47 @@ struct MatMulShape {
 };
 MatMulShape matMulShape(const vk::DeviceCaps& caps);
 
-// ShaderId of a per-weight-type family: base is the F32 variant, types follow in the order
-// f32, f16, bf16, q8_0, q4_0, q4_k, q6_k, 7 ids apart (see shaders/variants.cmake).
-Result<ShaderId> typedShader(ShaderId f32Variant, GgmlType t);
+// The shader of a weight-reading kernel, from the generated table (shaders/kernel_keys.h): an
+// error names the family and the weight type when the table has no entry.
+Result<ShaderId> kernelShader(KernelFamily family, GgmlType t, KernelReduce reduce, KernelRead read);
 
-// y (nTok, rows) = x (nTok, cols) · Wᵀ, W (rows, cols) of type t. Strides in floats.
-// accumulate: y += x · Wᵀ (a residual added by the product itself, one dispatch less).
-Status mulMat(vk::Device& dev, vk::Commands& cmd, GgmlType t, uint64_t w, uint32_t rows, uint32_t cols, uint64_t x,
-              uint32_t xStride, uint64_t y, uint32_t yStride, uint32_t nTok, bool accumulate = false);
+// y (nTok, rows) = x (nTok, cols) · Wᵀ, W (rows, cols) of type `type`. Strides in floats.
+struct MatMulArgs {
+    GgmlType type = GgmlType::F32;
+    uint64_t w = 0;
+    uint32_t rows = 0, cols = 0;
+    uint64_t x = 0;
+    uint32_t xStride = 0;  // 0: cols
+    uint64_t y = 0;
+    uint32_t yStride = 0;  // 0: rows
+    uint32_t nTok = 1;
+    bool accumulate = false;  // y += x · Wᵀ (a residual added by the product itself, one dispatch less)
+};
+Status mulMat(vk::Device& dev, vk::Commands& cmd, const MatMulArgs& a);
 
-// Expert-indexed product, one workgroup row per (token, slot):
-// y (nTok*k, rows) = x · W[ids[t,j]]ᵀ; x rows per token, or per (token, slot) when xPerSlot.
-// W: (nExpert, rows, cols) with expertStride bytes between experts. With a slotTable (int32
-// nExpert, expert -> slot, -1 = skip), W holds the expert cache's slots instead and experts
-// mapped to -1 are left unwritten (computed in another pass).
-Status mulMatMoeDirect(vk::Device& dev, vk::Commands& cmd, GgmlType t, uint64_t w, uint64_t expertStride,
-                       uint32_t rows, uint32_t cols, uint64_t x, bool xPerSlot, uint64_t ids, uint32_t k,
-                       uint64_t y, uint32_t nTok, uint64_t slotTable = 0);
-
-// Expert-grouped product for batches: groups = moe_group output for (nTok, k) ids.
-Status mulMatMoeGrouped(vk::Device& dev, vk::Commands& cmd, GgmlType t, uint64_t w, uint64_t expertStride,
-                        uint32_t rows, uint32_t cols, uint64_t x, bool xPerSlot, uint64_t groups, uint32_t nExpert,
-                        uint32_t k, uint64_t y, uint32_t nTok, uint64_t slotTable = 0);
+// Expert products. W: (nExpert, rows, cols) of type `type`, expertStride bytes between experts.
+// x: rows of cols floats, one per token, or one per (token, slot) when xPerSlot.
+// y: (nTok * k, rows), one row per (token, slot).
+// With a slotTable (int32 nExpert, expert -> slot, -1 = skip), W holds the expert cache's slots
+// instead and experts mapped to -1 are left unwritten (computed in another pass).
+struct MoeMatMulArgs {
+    GgmlType type = GgmlType::F32;
+    uint64_t w = 0, expertStride = 0;
+    uint32_t rows = 0, cols = 0;
+    uint64_t x = 0;
+    bool xPerSlot = false;
+    uint64_t ids = 0;      // direct: int32 (nTok, k) expert ids
+    uint64_t groups = 0;   // grouped: moe_group output for the same ids
+    uint32_t nExpert = 0;  // grouped: experts in the groups
+    uint32_t k = 1;
+    uint64_t y = 0;
+    uint32_t nTok = 1;
+    uint64_t slotTable = 0;
+};
+// One workgroup row per (token, slot), reading `ids` (decode).
+Status mulMatMoeDirect(vk::Device& dev, vk::Commands& cmd, const MoeMatMulArgs& a);
+// Tokens grouped by expert, reading `groups` and `nExpert` (batches).
+Status mulMatMoeGrouped(vk::Device& dev, vk::Commands& cmd, const MoeMatMulArgs& a);
 
 // out (nIds, cols) = rows ids of table (nRows, cols) of type t.
 Status getRows(vk::Device& dev, vk::Commands& cmd, GgmlType t, uint64_t table, uint32_t nRows, uint32_t cols,

@@ -209,44 +209,48 @@ Status attention(vk::Device& dev, vk::Commands& cmd, const AttentionArgs& a) {
     return {};
 }
 
-Status eltwise(vk::Device& dev, vk::Commands& cmd, Eltwise op, uint64_t a, uint64_t b, uint64_t o, uint32_t rows,
-               uint32_t n, uint32_t aStride, uint32_t bStride, uint32_t oStride, float s) {
-    MOE_TRY(checkRows("eltwise", rows, n));
+Status eltwise(vk::Device& dev, vk::Commands& cmd, const EltwiseArgs& e) {
+    MOE_TRY(checkRows("eltwise", e.rows, e.n));
     const auto& caps = dev.caps();
     const uint32_t wg = std::min({256u, caps.maxWorkGroupInvocations, caps.maxWorkGroupSize[0]});
-    MOE_ASSIGN(const vk::Pipeline* p, dev.pipeline(ShaderId::eltwise, {{wg, static_cast<uint32_t>(op)}}));
-    push::EltwisePush pc{a, b, o, rows, n, aStride, bStride, oStride, s};
-    cmd.dispatch(*p, pc, std::min(ceilDiv(uint64_t(rows) * n, wg), kMaxGroups));  // grid-stride beyond
+    MOE_ASSIGN(const vk::Pipeline* p, dev.pipeline(ShaderId::eltwise, {{wg, static_cast<uint32_t>(e.op)}}));
+    push::EltwisePush pc{e.a, e.b, e.o, e.rows, e.n, e.aStride, e.bStride, e.oStride, e.s};
+    cmd.dispatch(*p, pc, std::min(ceilDiv(uint64_t(e.rows) * e.n, wg), kMaxGroups));  // grid-stride beyond
     return {};
 }
 
+// The flat forms: one row of n floats per operand (b absent or broadcast where the op has none).
+static EltwiseArgs flat(Eltwise op, uint64_t a, uint64_t b, uint64_t o, uint32_t n, float s = 0.0f) {
+    return {op, a, b, o, 1, n, n, b ? n : 0, n, s};
+}
+
 Status add(vk::Device& dev, vk::Commands& cmd, uint64_t a, uint64_t b, uint64_t out, uint32_t n) {
-    return eltwise(dev, cmd, Eltwise::Add, a, b, out, 1, n, n, n, n);
+    return eltwise(dev, cmd, flat(Eltwise::Add, a, b, out, n));
 }
 
 Status mul(vk::Device& dev, vk::Commands& cmd, uint64_t a, uint64_t b, uint64_t out, uint32_t n) {
-    return eltwise(dev, cmd, Eltwise::Mul, a, b, out, 1, n, n, n, n);
+    return eltwise(dev, cmd, flat(Eltwise::Mul, a, b, out, n));
 }
 
 Status scale(vk::Device& dev, vk::Commands& cmd, uint64_t a, float s, uint64_t out, uint32_t n) {
-    return eltwise(dev, cmd, Eltwise::Scale, a, 0, out, 1, n, n, 0, n, s);
+    return eltwise(dev, cmd, flat(Eltwise::Scale, a, 0, out, n, s));
 }
 
 Status swiglu(vk::Device& dev, vk::Commands& cmd, uint64_t gate, uint64_t up, uint64_t out, uint32_t n) {
-    return eltwise(dev, cmd, Eltwise::Swiglu, gate, up, out, 1, n, n, n, n);
+    return eltwise(dev, cmd, flat(Eltwise::Swiglu, gate, up, out, n));
 }
 
 Status addScaled(vk::Device& dev, vk::Commands& cmd, uint64_t y, uint64_t x, float s, uint32_t n) {
-    return eltwise(dev, cmd, Eltwise::AddScaled, y, x, y, 1, n, n, n, n, s);
+    return eltwise(dev, cmd, flat(Eltwise::AddScaled, y, x, y, n, s));
 }
 
 Status mulRows(vk::Device& dev, vk::Commands& cmd, uint64_t a, uint64_t b, uint64_t out, uint32_t rows, uint32_t n) {
-    return eltwise(dev, cmd, Eltwise::Mul, a, b, out, rows, n, n, 0, n);
+    return eltwise(dev, cmd, {Eltwise::Mul, a, b, out, rows, n, n, 0, n});
 }
 
 Status copyRows(vk::Device& dev, vk::Commands& cmd, uint64_t src, uint32_t srcStride, uint64_t dst,
                 uint32_t dstStride, uint32_t rows, uint32_t n) {
-    return eltwise(dev, cmd, Eltwise::Copy, src, 0, dst, rows, n, srcStride, 0, dstStride);
+    return eltwise(dev, cmd, {Eltwise::Copy, src, 0, dst, rows, n, srcStride, 0, dstStride});
 }
 
 }  // namespace moe::rt

@@ -65,8 +65,14 @@ Status attention(vk::Device& dev, vk::Commands& cmd, const AttentionArgs& a);
 // bStride == 0 broadcasts one row of b over all rows). o may alias a or b. Ops (= ELTWISE_*):
 //   Add a + b | Mul a * b | Scale a * s | Swiglu silu(a) * b | AddScaled a + s * b | Copy a
 enum class Eltwise : uint32_t { Add, Mul, Scale, Swiglu, AddScaled, Copy };
-Status eltwise(vk::Device& dev, vk::Commands& cmd, Eltwise op, uint64_t a, uint64_t b, uint64_t o, uint32_t rows,
-               uint32_t n, uint32_t aStride, uint32_t bStride, uint32_t oStride, float s = 0.0f);
+struct EltwiseArgs {
+    Eltwise op = Eltwise::Add;
+    uint64_t a = 0, b = 0, o = 0;
+    uint32_t rows = 1, n = 0;
+    uint32_t aStride = 0, bStride = 0, oStride = 0;
+    float s = 0.0f;
+};
+Status eltwise(vk::Device& dev, vk::Commands& cmd, const EltwiseArgs& e);
 
 // Flat forms over n contiguous floats, as in cpu/ops.h.
 Status add(vk::Device& dev, vk::Commands& cmd, uint64_t a, uint64_t b, uint64_t out, uint32_t n);

@@ -13,7 +13,8 @@ Status route(vk::Device& dev, vk::Commands& cmd, const GpuRouterParams& rp, uint
     if (nExpert == 0 || nExpert > ROUTER_MAX_EXPERTS)
         return makeError("router: " + std::to_string(nExpert) + " experts (supported: 1.." +
                          std::to_string(ROUTER_MAX_EXPERTS) + ")");
-    if (rp.kMax == 0 || rp.kMax > 64) return makeError("router: kMax " + std::to_string(rp.kMax) + " (supported: 1..64)");
+    if (rp.kMax == 0 || rp.kMax > MOE_ROUTE_CAP)
+        return makeError("router: kMax " + std::to_string(rp.kMax) + " (supported: 1.." + std::to_string(MOE_ROUTE_CAP) + ")");
     if (!rp.topP && (rp.k == 0 || rp.k > rp.kMax)) return makeError("router: k must be in 1..kMax");
     const uint32_t wg = std::max<uint32_t>(32, std::min<uint32_t>(256, reductionWorkgroup(dev.caps()) * 2));
     MOE_ASSIGN(const vk::Pipeline* p, dev.pipeline(ShaderId::router, {{wg}}));

@@ -66,6 +66,24 @@ namespace {
 
 constexpr uint32_t kRouteCap = uint32_t(cpu::kRouteCap);
 
+// A product y (nTok, rows) = x (nTok, cols) · Wᵀ over contiguous rows.
+MatMulArgs product(const DeviceTensor& w, uint32_t rows, uint32_t cols, uint64_t x, uint64_t y, uint32_t nTok) {
+    MatMulArgs m;
+    m.type = w.type;
+    m.w = w.address();
+    m.rows = rows;
+    m.cols = cols;
+    m.x = x;
+    m.y = y;
+    m.nTok = nTok;
+    return m;
+}
+
+// x (nTok, n) += bias (n), in place.
+EltwiseArgs addBias(uint64_t x, uint64_t bias, uint32_t nTok, uint32_t n) {
+    return {Eltwise::Add, x, bias, x, nTok, n, n, 0, n};
+}
+
 // The device form of a layer's router parameters (already checked by cpu::checkRouting); the
 // per-expert arrays are uploaded by `put`.
 template <class Put>
@@ -280,14 +298,14 @@ Status VkForward::recordAttention(vk::Commands& cmd, const AttentionBlock& a, ui
     // positions pos0.., where the k norm and rope then work in place (no copy, one barrier less)
     const uint64_t kvRow = uint64_t(KV) * D * 4;
     const uint64_t kRows = kCache_[il].address() + pos0 * kvRow, vRows = vCache_[il].address() + pos0 * kvRow;
-    MOE_TRY(mulMat(d, cmd, W[a.wq].type, W[a.wq].address(), H * D, E, xn_.address(), E, q_.address(), H * D, nTok));
-    MOE_TRY(mulMat(d, cmd, W[a.wk].type, W[a.wk].address(), KV * D, E, xn_.address(), E, kRows, KV * D, nTok));
-    MOE_TRY(mulMat(d, cmd, W[a.wv].type, W[a.wv].address(), KV * D, E, xn_.address(), E, vRows, KV * D, nTok));
+    MOE_TRY(mulMat(d, cmd, product(W[a.wq], H * D, E, xn_.address(), q_.address(), nTok)));
+    MOE_TRY(mulMat(d, cmd, product(W[a.wk], KV * D, E, xn_.address(), kRows, nTok)));
+    MOE_TRY(mulMat(d, cmd, product(W[a.wv], KV * D, E, xn_.address(), vRows, nTok)));
     cmd.barrier();
     if (a.bq) {
-        MOE_TRY(eltwise(d, cmd, Eltwise::Add, q_.address(), W[a.bq].address(), q_.address(), nTok, H * D, H * D, 0, H * D));
-        MOE_TRY(eltwise(d, cmd, Eltwise::Add, kRows, W[a.bk].address(), kRows, nTok, KV * D, KV * D, 0, KV * D));
-        MOE_TRY(eltwise(d, cmd, Eltwise::Add, vRows, W[a.bv].address(), vRows, nTok, KV * D, KV * D, 0, KV * D));
+        MOE_TRY(eltwise(d, cmd, addBias(q_.address(), W[a.bq].address(), nTok, H * D)));
+        MOE_TRY(eltwise(d, cmd, addBias(kRows, W[a.bk].address(), nTok, KV * D)));
+        MOE_TRY(eltwise(d, cmd, addBias(vRows, W[a.bv].address(), nTok, KV * D)));
         cmd.barrier();
     }
     // q/k norms: per head, or over the whole projection
@@ -319,8 +337,9 @@ Status VkForward::recordAttention(vk::Commands& cmd, const AttentionBlock& a, ui
     MOE_TRY(attention(d, cmd, args));
     cmd.barrier();
     // output projection, accumulated into the residual
-    MOE_TRY(mulMat(d, cmd, W[a.wo].type, W[a.wo].address(), E, H * D, attnOut_.address(), H * D, x_.address(), E, nTok,
-                   true));
+    MatMulArgs o = product(W[a.wo], E, H * D, attnOut_.address(), x_.address(), nTok);
+    o.accumulate = true;
+    MOE_TRY(mulMat(d, cmd, o));
     cmd.barrier();
     return {};
 }
@@ -336,15 +355,12 @@ Status VkForward::recordRouter(vk::Commands& cmd, const MoeBlock& m, uint32_t il
     MOE_TRY(rmsNorm(d, cmd, x_.address(), W[m.norm.w].address(), xn_.address(), nTok, E, m.norm.eps));
     cmd.barrier();
     // router: logits, then top-k (or the layer's policy) on the GPU
-    MOE_TRY(mulMat(d, cmd, W[m.router.w].type, W[m.router.w].address(), NE, E, xn_.address(), E, routerLogits_.address(),
-                   NE, nTok));
+    MOE_TRY(mulMat(d, cmd, product(W[m.router.w], NE, E, xn_.address(), routerLogits_.address(), nTok)));
     // shared expert runs beside the router (reads xn only)
     if (sh) {
-        MOE_TRY(mulMat(d, cmd, W[sh.gate].type, W[sh.gate].address(), FS, E, xn_.address(), E, shGate_.address(), FS, nTok));
-        MOE_TRY(mulMat(d, cmd, W[sh.up].type, W[sh.up].address(), FS, E, xn_.address(), E, shUp_.address(), FS, nTok));
-        if (sh.gateInp)
-            MOE_TRY(mulMat(d, cmd, W[sh.gateInp].type, W[sh.gateInp].address(), 1, E, xn_.address(), E, shG_.address(), 1,
-                           nTok));
+        MOE_TRY(mulMat(d, cmd, product(W[sh.gate], FS, E, xn_.address(), shGate_.address(), nTok)));
+        MOE_TRY(mulMat(d, cmd, product(W[sh.up], FS, E, xn_.address(), shUp_.address(), nTok)));
+        if (sh.gateInp) MOE_TRY(mulMat(d, cmd, product(W[sh.gateInp], 1, E, xn_.address(), shG_.address(), nTok)));
     }
     cmd.barrier();
     const GpuRouterParams& rp = layerRouting_[il].params;
@@ -367,8 +383,7 @@ Status VkForward::recordRouter(vk::Commands& cmd, const MoeBlock& m, uint32_t il
         cmd.barrier();
     }
     if (sh)
-        MOE_TRY(mulMat(d, cmd, W[sh.down].type, W[sh.down].address(), E, FS, shAct_.address(), FS, shOut_.address(), E,
-                       nTok));
+        MOE_TRY(mulMat(d, cmd, product(W[sh.down], E, FS, shAct_.address(), shOut_.address(), nTok)));
     if (nTok > 1) {
         MOE_TRY(moeGroup(d, cmd, ids, nTok, K, NE, groups_.address()));
     }
@@ -377,8 +392,7 @@ Status VkForward::recordRouter(vk::Commands& cmd, const MoeBlock& m, uint32_t il
     if (offload_ && offload_->prefetch() && next) {
         MOE_TRY(rmsNorm(d, cmd, x_.address(), W[next->norm.w].address(), xp_.address(), nTok, E, next->norm.eps));
         cmd.barrier();
-        MOE_TRY(mulMat(d, cmd, W[next->router.w].type, W[next->router.w].address(), NE, E, xp_.address(), E,
-                       predLogits_.address(), NE, nTok));
+        MOE_TRY(mulMat(d, cmd, product(W[next->router.w], NE, E, xp_.address(), predLogits_.address(), nTok)));
         cmd.barrier();
         const uint64_t nslice = uint64_t(il + 1) * maxBatch_;
         MOE_TRY(route(d, cmd, layerRouting_[il + 1].params, predLogits_.address(), nTok, NE,
@@ -401,31 +415,32 @@ Status VkForward::recordExperts(vk::Commands& cmd, uint32_t il, uint32_t nTok, u
     const uint64_t upW = slotTable ? offload_->upAddress(il) : W[m.upExps].address();
     const uint64_t downW = slotTable ? offload_->downAddress(il) : W[m.downExps].address();
     const GgmlType gateT = m.gateExps.type, upT = m.upExps.type, downT = m.downExps.type;  // never converted
-    // routed experts: direct for a single token, grouped by expert for batches
-    const uint64_t gateStride = uint64_t(F) * rowBytes(gateT, E);
-    const uint64_t upStride = uint64_t(F) * rowBytes(upT, E);
-    const uint64_t downStride = uint64_t(E) * rowBytes(downT, F);
-    if (nTok == 1) {
-        MOE_TRY(mulMatMoeDirect(d, cmd, gateT, gateW, gateStride, F, E, xn_.address(), false, ids, K, gate_.address(),
-                                nTok, slotTable));
-        MOE_TRY(mulMatMoeDirect(d, cmd, upT, upW, upStride, F, E, xn_.address(), false, ids, K, up_.address(), nTok,
-                                slotTable));
-        cmd.barrier();
-        MOE_TRY(swiglu(d, cmd, gate_.address(), up_.address(), act_.address(), nTok * K * F));
-        cmd.barrier();
-        MOE_TRY(mulMatMoeDirect(d, cmd, downT, downW, downStride, E, F, act_.address(), true, ids, K, down_.address(),
-                                nTok, slotTable));
-    } else {
-        MOE_TRY(mulMatMoeGrouped(d, cmd, gateT, gateW, gateStride, F, E, xn_.address(), false, groups_.address(), NE, K,
-                                 gate_.address(), nTok, slotTable));
-        MOE_TRY(mulMatMoeGrouped(d, cmd, upT, upW, upStride, F, E, xn_.address(), false, groups_.address(), NE, K,
-                                 up_.address(), nTok, slotTable));
-        cmd.barrier();
-        MOE_TRY(swiglu(d, cmd, gate_.address(), up_.address(), act_.address(), nTok * K * F));
-        cmd.barrier();
-        MOE_TRY(mulMatMoeGrouped(d, cmd, downT, downW, downStride, E, F, act_.address(), true, groups_.address(), NE, K,
-                                 down_.address(), nTok, slotTable));
-    }
+    // routed experts: direct for a single token, grouped by expert for batches (the moe_group
+    // output of recordRouter)
+    // gate and up read xn (one row per token); down reads act (one row per slot)
+    MoeMatMulArgs gate{gateT, gateW, uint64_t(F) * rowBytes(gateT, E), F, E, xn_.address(), false, ids,
+                       groups_.address(), NE, K, gate_.address(), nTok, slotTable};
+    MoeMatMulArgs up = gate;
+    up.type = upT;
+    up.w = upW;
+    up.expertStride = uint64_t(F) * rowBytes(upT, E);
+    up.y = up_.address();
+    MoeMatMulArgs down = gate;
+    down.type = downT;
+    down.w = downW;
+    down.expertStride = uint64_t(E) * rowBytes(downT, F);
+    down.rows = E;
+    down.cols = F;
+    down.x = act_.address();
+    down.xPerSlot = true;
+    down.y = down_.address();
+    auto product = nTok == 1 ? mulMatMoeDirect : mulMatMoeGrouped;
+    MOE_TRY(product(d, cmd, gate));
+    MOE_TRY(product(d, cmd, up));
+    cmd.barrier();
+    MOE_TRY(swiglu(d, cmd, gate_.address(), up_.address(), act_.address(), nTok * K * F));
+    cmd.barrier();
+    MOE_TRY(product(d, cmd, down));
     cmd.barrier();
     return {};
 }
@@ -461,7 +476,7 @@ Status VkForward::recordHead(vk::Commands& cmd, uint32_t nTok, bool allLogits) {
     MOE_TRY(rmsNorm(dev_, cmd, x_.address() + uint64_t(first) * E * 4, (*w_)[p.outputNorm.w].address(), xn_.address(), n,
                     E, p.outputNorm.eps));
     cmd.barrier();
-    MOE_TRY(mulMat(dev_, cmd, out.type, out.address(), c.n_vocab, E, xn_.address(), E, logits_.address(), c.n_vocab, n));
+    MOE_TRY(mulMat(dev_, cmd, product(out, c.n_vocab, E, xn_.address(), logits_.address(), n)));
     cmd.hostBarrier();
     return {};
 }
