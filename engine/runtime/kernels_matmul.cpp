@@ -160,6 +160,20 @@ static push::MatMulPush matMulPush(uint64_t w, uint64_t x, uint64_t y, uint32_t 
     return pc;
 }
 
+// The push constants of both expert products (the direct kernel reads ids, the grouped one
+// groups and nExpert).
+static push::MatMulPush moePush(const MatMulKernel& kn, const MoeMatMulArgs& a) {
+    push::MatMulPush pc = matMulPush(kn.w, kn.x, a.y, a.rows, a.cols, a.nTok, a.cols, a.rows);
+    pc.ids = a.ids;
+    pc.groups = a.groups;
+    pc.nExpert = a.nExpert;
+    pc.expertStride = a.expertStride;
+    pc.slotTable = a.slotTable;
+    pc.k = a.k;
+    pc.flags = a.xPerSlot ? FLAG_X_PER_SLOT : 0;
+    return pc;
+}
+
 Status mulMat(vk::Device& dev, vk::Commands& cmd, const MatMulArgs& a) {
     MOE_TRY(checkCols(a.type, a.cols));
     const uint32_t xStride = a.xStride ? a.xStride : a.cols, yStride = a.yStride ? a.yStride : a.rows;
@@ -183,12 +197,7 @@ Status mulMatMoeDirect(vk::Device& dev, vk::Commands& cmd, const MoeMatMulArgs& 
     MOE_TRY(checkCols(a.type, a.cols));
     MOE_ASSIGN(const MatMulKernel kn, matMulKernel(dev, a.type, KernelFamily::MulMatMoe, 1, a.w, a.x, a.cols, a.cols));
     const uint32_t nr = kn.rowsPerGroup;
-    push::MatMulPush pc = matMulPush(kn.w, kn.x, a.y, a.rows, a.cols, a.nTok, a.cols, a.rows);
-    pc.ids = a.ids;
-    pc.expertStride = a.expertStride;
-    pc.slotTable = a.slotTable;
-    pc.k = a.k;
-    pc.flags = a.xPerSlot ? FLAG_X_PER_SLOT : 0;
+    const push::MatMulPush pc = moePush(kn, a);
     const uint32_t rowGroups = (a.rows + nr - 1) / nr;
     if (rowGroups > kMaxGroups || a.nTok * a.k > kMaxGroups)
         return makeError("expert product too large for one dispatch");
@@ -201,13 +210,7 @@ Status mulMatMoeGrouped(vk::Device& dev, vk::Commands& cmd, const MoeMatMulArgs&
     MOE_ASSIGN(const MatMulKernel kn,
                matMulKernel(dev, a.type, KernelFamily::MulMatMoeGrouped, 8, a.w, a.x, a.cols, a.cols));
     const uint32_t nr = kn.rowsPerGroup, nt = kn.tokensPerGroup;
-    push::MatMulPush pc = matMulPush(kn.w, kn.x, a.y, a.rows, a.cols, a.nTok, a.cols, a.rows);
-    pc.groups = a.groups;
-    pc.expertStride = a.expertStride;
-    pc.slotTable = a.slotTable;
-    pc.k = a.k;
-    pc.nExpert = a.nExpert;
-    pc.flags = a.xPerSlot ? FLAG_X_PER_SLOT : 0;
+    const push::MatMulPush pc = moePush(kn, a);
     const uint32_t rowGroups = (a.rows + nr - 1) / nr;
     // an expert can receive at most nTok tokens (each token selects an expert once)
     const uint32_t tokTiles = (a.nTok + nt - 1) / nt;

@@ -68,15 +68,7 @@ constexpr uint32_t kRouteCap = uint32_t(cpu::kRouteCap);
 
 // A product y (nTok, rows) = x (nTok, cols) · Wᵀ over contiguous rows.
 MatMulArgs product(const DeviceTensor& w, uint32_t rows, uint32_t cols, uint64_t x, uint64_t y, uint32_t nTok) {
-    MatMulArgs m;
-    m.type = w.type;
-    m.w = w.address();
-    m.rows = rows;
-    m.cols = cols;
-    m.x = x;
-    m.y = y;
-    m.nTok = nTok;
-    return m;
+    return {w.type, w.address(), rows, cols, x, 0, y, 0, nTok};
 }
 
 // x (nTok, n) += bias (n), in place.
