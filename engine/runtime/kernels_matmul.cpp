@@ -24,7 +24,7 @@ static constexpr bool texelType(GgmlType t) {
 }
 
 static constexpr bool hasKernel(KernelFamily f, GgmlType t, KernelReduce r, KernelRead rd) {
-    return findKernel(f, static_cast<uint32_t>(t), r, rd) != nullptr;
+    return findKernelIndex(f, static_cast<uint32_t>(t), r, rd) >= 0;
 }
 
 // Every key matMulKernel and getRows may ask the table for: every family through device
