@@ -5,7 +5,7 @@
 
 #include "gpu_env.h"
 #include "runtime/profile.h"
-#include "runtime/roofline.h"
+#include "selftest/roofline.h"
 #include "runtime/vk_forward.h"
 #include "synth_models.h"
 
@@ -38,11 +38,11 @@ TEST_CASE("kernel families drop the weight type and the texel-read, subgroup and
 
 TEST_CASE("the roofline kernels measure read bandwidth, FMA peak and the dispatch floor") {
     ValidationGuard guard;
-    rt::RooflineOptions o;
+    selftest::RooflineOptions o;
     o.readBytes = 16ull << 20;
     o.reps = 1;
     o.hostRead = false;
-    auto r = rt::measureRoofline(GpuEnv::dev(), o);
+    auto r = selftest::measureRoofline(GpuEnv::dev(), o);
     REQUIRE_MESSAGE(r.ok(), (r.ok() ? "" : r.error().message));
     CHECK(r.value().readBytes == (16ull << 20));
     CHECK(r.value().readGBps > 0);

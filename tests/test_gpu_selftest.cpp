@@ -11,18 +11,18 @@
 
 #include "core/types.h"
 #include "gpu_env.h"
-#include "runtime/conformance.h"
+#include "selftest/conformance.h"
 
 using namespace moe;
 using namespace moe::test;
 
 TEST_CASE("conformance suite (quick): every op and weight type passes against the CPU reference") {
     ValidationGuard guard;
-    rt::ConformanceOptions opts;
+    selftest::ConformanceOptions opts;
     opts.quick = true;
     const bool verbose = std::getenv("MOESCOPE_TEST_VERBOSE") != nullptr;
-    auto results = rt::runConformance(GpuEnv::dev(), *GpuEnv::get().instance, opts,
-                                      [&](const rt::ConformanceResult& r, size_t, size_t) {
+    auto results = selftest::runConformance(GpuEnv::dev(), *GpuEnv::get().instance, opts,
+                                      [&](const selftest::ConformanceResult& r, size_t, size_t) {
                                           if (verbose || !r.pass)
                                               std::printf("%-20s %-28s %-44s nmse %9.2e %s %s\n", r.op.c_str(),
                                                           r.variant.c_str(), r.shape.c_str(), r.nmse,
@@ -103,22 +103,22 @@ TEST_CASE("conformance suite (quick): every op and weight type passes against th
 }
 
 TEST_CASE("conformance suite: the filter selects cases and the full list adds the >128 MiB tensor") {
-    rt::ConformanceOptions opts;
+    selftest::ConformanceOptions opts;
     opts.quick = true;
     opts.filter = "ROPE NEOX";
-    auto list = rt::listConformance(GpuEnv::dev(), opts);
+    auto list = selftest::listConformance(GpuEnv::dev(), opts);
     REQUIRE(!list.empty());
     for (auto& c : list) {
         const bool ropeNeox = c.op == "rope" && c.variant == "neox";
         CHECK(ropeNeox);
     }
     opts.filter = "no such case";
-    CHECK(rt::listConformance(GpuEnv::dev(), opts).empty());
+    CHECK(selftest::listConformance(GpuEnv::dev(), opts).empty());
 
     opts.filter.clear();
-    const size_t quick = rt::listConformance(GpuEnv::dev(), opts).size();
+    const size_t quick = selftest::listConformance(GpuEnv::dev(), opts).size();
     opts.quick = false;
-    auto full = rt::listConformance(GpuEnv::dev(), opts);
+    auto full = selftest::listConformance(GpuEnv::dev(), opts);
     CHECK(full.size() > quick);
     bool big = false;
     for (auto& c : full) big |= c.op == "mul_mat" && c.variant.find("MiB") != std::string::npos;

@@ -143,12 +143,12 @@ void printHeader(const BenchResult& r) {
                 params(m.paramsActive).c_str());
     if (!r.experts.empty()) std::printf("experts     %s\n", r.experts.c_str());
     if (r.hasRoofline) {
-        const rt::Roofline& f = r.roofline;
+        const selftest::Roofline& f = r.roofline;
         std::printf("roofline    read %.2f GB/s (%s; %s buffer, best of %zu shapes)\n", f.readGBps,
-                    rt::readShapeText(f.best).c_str(), bytesText(f.readBytes).c_str(), f.shapes.size());
+                    selftest::readShapeText(f.best).c_str(), bytesText(f.readBytes).c_str(), f.shapes.size());
         if (f.best.texel)
             std::printf("            read %.2f GB/s through buffer device addresses, as the kernels read (%s)\n",
-                        f.addressReadGBps, rt::readShapeText(f.bestAddress).c_str());
+                        f.addressReadGBps, selftest::readShapeText(f.bestAddress).c_str());
         std::printf("            f32 FMA %.1f GFLOP/s", f.peakGflops);
         if (f.dispatchFloorUs > 0)
             std::printf(", empty dispatch %.1f us + %.0f ns per workgroup of %u", f.dispatchFloorUs, f.workgroupCostNs,
@@ -241,18 +241,18 @@ void printJson(const BenchResult& r) {
     if (!r.experts.empty()) j["settings"]["experts"] = r.experts;
     if (r.cacheSweep) j["settings"]["cache"] = {{"policy", r.cachePolicy}, {"prefetch", r.cachePrefetch}};
     if (r.hasRoofline) {
-        const rt::Roofline& f = r.roofline;
+        const selftest::Roofline& f = r.roofline;
         nlohmann::ordered_json shapes = nlohmann::ordered_json::array();
-        for (const rt::ReadShape& s : f.shapes)
-            shapes.push_back({{"order", rt::readOrderName(s.order)}, {"source", s.texel ? "texel buffer" : "address"},
+        for (const selftest::ReadShape& s : f.shapes)
+            shapes.push_back({{"order", selftest::readOrderName(s.order)}, {"source", s.texel ? "texel buffer" : "address"},
                               {"wordBits", s.texel ? 32 : s.wide ? 64 : 32},
                               {"workgroup", s.workgroup}, {"groups", s.groups}, {"probeGBps", s.probeGBps},
                               {"GBps", s.gbPerS}});
         j["roofline"] = {{"readBytes", f.readBytes},
                          {"readGBps", f.readGBps},
-                         {"readShape", rt::readShapeText(f.best)},
+                         {"readShape", selftest::readShapeText(f.best)},
                          {"addressReadGBps", f.addressReadGBps},
-                         {"addressReadShape", rt::readShapeText(f.bestAddress)},
+                         {"addressReadShape", selftest::readShapeText(f.bestAddress)},
                          {"peakGflops", f.peakGflops},
                          {"fmaChains", f.fmaChains},
                          {"dispatchFloorUs", f.dispatchFloorUs},

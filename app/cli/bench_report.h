@@ -6,7 +6,7 @@
 
 #include "model/cost.h"
 #include "runtime/profile.h"
-#include "runtime/roofline.h"
+#include "selftest/roofline.h"
 #include "trace/expert_cache.h"
 #include "vk/caps.h"
 #include "vk/device.h"
@@ -68,7 +68,7 @@ struct BenchResult {
     std::string cachePolicy;        // with cacheSweep
     bool cachePrefetch = false;
     bool hasRoofline = false;
-    rt::Roofline roofline;
+    selftest::Roofline roofline;
     ModelInfo model;
     uint32_t reps = 0, nCtx = 0, batch = 0, decodePrompt = 0;
     double loadBefore = -1, loadAfter = -1;  // 1-minute load average (/proc/loadavg)

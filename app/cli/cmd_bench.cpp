@@ -390,9 +390,9 @@ void runBench(const BenchFlags& f) {
         res.backend = "Vulkan";
         if (Status st = rt::checkDeviceMemory(*e.device, m, nCtx); !st.ok()) return fail(st.message());
         if (!f.noRoofline) {
-            rt::RooflineOptions ro;
+            selftest::RooflineOptions ro;
             ro.readBytes = uint64_t(f.rooflineMib) << 20;
-            auto rf = rt::measureRoofline(*e.device, ro);
+            auto rf = selftest::measureRoofline(*e.device, ro);
             if (!rf.ok()) return fail(rf.error().message);
             res.roofline = rf.value();
             res.hasRoofline = true;

@@ -1,4 +1,4 @@
-// `moescope selftest`: runs the op conformance suite (engine/runtime/conformance.h) on one
+// `moescope selftest`: runs the op conformance suite (engine/selftest/conformance.h) on one
 // Vulkan device with the validation layer on when installed, prints a table of every case and
 // exits non-zero if any case fails or any validation message appeared. --json writes it all.
 #include <algorithm>
@@ -10,7 +10,7 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "cli/device_report.h"
-#include "runtime/conformance.h"
+#include "selftest/conformance.h"
 #include "vk/device.h"
 #include "vk/instance.h"
 
@@ -27,15 +27,15 @@ struct SelftestFlags {
     bool list = false;
 };
 
-std::string throughputText(const rt::ConformanceResult& r) {
+std::string throughputText(const selftest::ConformanceResult& r) {
     if (r.gpuMs <= 0) return "-";
     char b[32];
-    if (r.unit == rt::ThroughputUnit::GBps) std::snprintf(b, sizeof b, "%8.2f GB/s", r.gbPerS);
+    if (r.unit == selftest::ThroughputUnit::GBps) std::snprintf(b, sizeof b, "%8.2f GB/s", r.gbPerS);
     else std::snprintf(b, sizeof b, "%8.2f GFLOP/s", r.gflopPerS);
     return b;
 }
 
-void printRow(const rt::ConformanceResult& r) {
+void printRow(const selftest::ConformanceResult& r) {
     char err[16], nmse[16];
     std::snprintf(err, sizeof err, "%.2e", r.maxAbsErr);
     std::snprintf(nmse, sizeof nmse, "%.2e", r.nmse);
@@ -53,7 +53,7 @@ void printRow(const rt::ConformanceResult& r) {
     std::fflush(stdout);
 }
 
-nlohmann::ordered_json resultJson(const rt::ConformanceResult& r) {
+nlohmann::ordered_json resultJson(const selftest::ConformanceResult& r) {
     auto num = [](double v) { return std::isfinite(v) ? nlohmann::ordered_json(v) : nlohmann::ordered_json(nullptr); };
     return {{"op", r.op},
             {"variant", r.variant},
@@ -72,7 +72,7 @@ nlohmann::ordered_json resultJson(const rt::ConformanceResult& r) {
             {"flops", r.flops},
             {"GBps", r.gbPerS},
             {"GFLOPps", r.gflopPerS},
-            {"unit", r.unit == rt::ThroughputUnit::GBps ? "GB/s" : "GFLOP/s"}};
+            {"unit", r.unit == selftest::ThroughputUnit::GBps ? "GB/s" : "GFLOP/s"}};
 }
 
 void runSelftest(const SelftestFlags& f) {
@@ -98,10 +98,10 @@ void runSelftest(const SelftestFlags& f) {
     vk::Device& dev = *devr.value();
     const vk::DeviceCaps& caps = dev.caps();
 
-    rt::ConformanceOptions opts;
+    selftest::ConformanceOptions opts;
     opts.quick = f.quick;
     opts.filter = f.filter;
-    const auto cases = rt::listConformance(dev, opts);
+    const auto cases = selftest::listConformance(dev, opts);
     if (cases.empty()) return fail("no selftest case matches --filter '" + f.filter + "' (see --list)");
     if (f.list) {
         for (auto& c : cases) std::printf("%-19s %-28s %s\n", c.op.c_str(), c.variant.c_str(), c.shape.c_str());
@@ -119,8 +119,8 @@ void runSelftest(const SelftestFlags& f) {
     std::fflush(stdout);
 
     const auto t0 = std::chrono::steady_clock::now();
-    auto results = rt::runConformance(dev, instance, opts,
-                                      [](const rt::ConformanceResult& r, size_t, size_t) { printRow(r); });
+    auto results = selftest::runConformance(dev, instance, opts,
+                                      [](const selftest::ConformanceResult& r, size_t, size_t) { printRow(r); });
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
     size_t passed = 0, failed = 0;

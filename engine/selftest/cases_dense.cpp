@@ -5,10 +5,10 @@
 #include <limits>
 
 #include "cpu/ops.h"
-#include "runtime/conformance_cases.h"
+#include "selftest/cases.h"
 #include "runtime/kernels_dense.h"
 
-namespace moe::rt::conf {
+namespace moe::selftest::conf {
 
 namespace {
 
@@ -350,4 +350,4 @@ void addDenseCases(std::vector<Case>& out, const vk::DeviceCaps& caps, bool quic
                    [](Harness& h) { return runEltwise(h, Elt::CopyRows, 63, 128); }});
 }
 
-}  // namespace moe::rt::conf
+}  // namespace moe::selftest::conf

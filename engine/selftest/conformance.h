@@ -11,7 +11,7 @@
 #include "vk/device.h"
 #include "vk/instance.h"
 
-namespace moe::rt {
+namespace moe::selftest {
 
 struct ConformanceOptions {
     bool quick = false;   // smaller shapes (still odd sizes, 1 and 100+ tokens), no >128 MiB tensor
@@ -61,4 +61,4 @@ std::vector<ConformanceCaseInfo> listConformance(const vk::Device& dev, const Co
 std::vector<ConformanceResult> runConformance(vk::Device& dev, vk::Instance& instance, const ConformanceOptions& opts,
                                               const ConformanceProgress& progress = {});
 
-}  // namespace moe::rt
+}  // namespace moe::selftest

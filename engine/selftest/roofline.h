@@ -12,7 +12,7 @@
 #include "core/result.h"
 #include "vk/device.h"
 
-namespace moe::rt {
+namespace moe::selftest {
 
 struct ReadShape {
     uint32_t workgroup = 0;
@@ -56,4 +56,4 @@ struct RooflineOptions {
 // memory below 16 MiB, device lost.
 Result<Roofline> measureRoofline(vk::Device& dev, const RooflineOptions& opts = {});
 
-}  // namespace moe::rt
+}  // namespace moe::selftest

@@ -1,6 +1,6 @@
 // Conformance suite runner: the harness (upload, run, download, time), the case list and the
 // per-case bookkeeping (validation messages, throughput, pass/fail).
-#include "runtime/conformance.h"
+#include "selftest/conformance.h"
 
 #include <algorithm>
 #include <cctype>
@@ -10,9 +10,9 @@
 
 #include "cpu/nmse.h"
 #include "cpu/quant.h"
-#include "runtime/conformance_cases.h"
+#include "selftest/cases.h"
 
-namespace moe::rt {
+namespace moe::selftest {
 
 namespace conf {
 
@@ -239,4 +239,4 @@ std::vector<ConformanceResult> runConformance(vk::Device& dev, vk::Instance& ins
     return results;
 }
 
-}  // namespace moe::rt
+}  // namespace moe::selftest

@@ -4,10 +4,10 @@
 
 #include "cpu/ops.h"
 #include "cpu/quant.h"
-#include "runtime/conformance_cases.h"
+#include "selftest/cases.h"
 #include "runtime/kernels.h"
 
-namespace moe::rt::conf {
+namespace moe::selftest::conf {
 
 namespace {
 
@@ -123,4 +123,4 @@ void addWeightCases(std::vector<Case>& out, const vk::DeviceCaps& caps, bool qui
     }
 }
 
-}  // namespace moe::rt::conf
+}  // namespace moe::selftest::conf

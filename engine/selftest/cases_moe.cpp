@@ -9,11 +9,11 @@
 #include "cpu/moe.h"
 #include "cpu/quant.h"
 #include "cpu/router.h"
-#include "runtime/conformance_cases.h"
+#include "selftest/cases.h"
 #include "runtime/kernels.h"
 #include "runtime/kernels_moe.h"
 
-namespace moe::rt::conf {
+namespace moe::selftest::conf {
 
 namespace {
 
@@ -351,4 +351,4 @@ void addMoeCases(std::vector<Case>& out, const vk::DeviceCaps& caps, bool quick)
     (void)caps;
 }
 
-}  // namespace moe::rt::conf
+}  // namespace moe::selftest::conf

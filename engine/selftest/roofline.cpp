@@ -1,6 +1,6 @@
 // Roofline measurements: read bandwidth over shapes chosen from DeviceCaps (buffer device
 // addresses and a uniform texel buffer), FMA peak, dispatch floor, host read.
-#include "runtime/roofline.h"
+#include "selftest/roofline.h"
 
 #include <algorithm>
 #include <chrono>
@@ -11,7 +11,7 @@
 #include "vk/check.h"
 #include "vk/commands.h"
 
-namespace moe::rt {
+namespace moe::selftest {
 
 namespace {
 
@@ -451,4 +451,4 @@ Result<Roofline> measureRoofline(vk::Device& dev, const RooflineOptions& opts) {
     return r;
 }
 
-}  // namespace moe::rt
+}  // namespace moe::selftest

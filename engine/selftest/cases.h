@@ -9,11 +9,17 @@
 
 #include "core/result.h"
 #include "core/types.h"
-#include "runtime/conformance.h"
+#include "runtime/kernels.h"
+#include "runtime/kernels_dense.h"
+#include "runtime/kernels_moe.h"
+#include "selftest/conformance.h"
 #include "vk/commands.h"
 #include "vk/device.h"
 
-namespace moe::rt::conf {
+namespace moe::selftest::conf {
+
+// the recording helpers the cases exercise (runtime/kernels*.h)
+using namespace moe::rt;
 
 // What one case measured; the runner adds the validation count and derives the throughput.
 struct Outcome {
@@ -108,4 +114,4 @@ void addWeightCases(std::vector<Case>& out, const vk::DeviceCaps& caps, bool qui
 void addDenseCases(std::vector<Case>& out, const vk::DeviceCaps& caps, bool quick);   // norm, rope, softmax, attention, eltwise
 void addMoeCases(std::vector<Case>& out, const vk::DeviceCaps& caps, bool quick);     // router, grouping, expert products, combine
 
-}  // namespace moe::rt::conf
+}  // namespace moe::selftest::conf
