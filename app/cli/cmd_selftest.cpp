@@ -99,7 +99,7 @@ void runSelftest(const SelftestFlags& f) {
     const vk::DeviceCaps& caps = dev.caps();
 
     selftest::ConformanceOptions opts;
-    opts.quick = f.quick;
+    opts.scope = f.quick ? selftest::ConformanceScope::Quick : selftest::ConformanceScope::Full;
     opts.filter = f.filter;
     const auto cases = selftest::listConformance(dev, opts);
     if (cases.empty()) return fail("no selftest case matches --filter '" + f.filter + "' (see --list)");
@@ -120,7 +120,7 @@ void runSelftest(const SelftestFlags& f) {
 
     const auto t0 = std::chrono::steady_clock::now();
     auto results = selftest::runConformance(dev, instance, opts,
-                                      [](const selftest::ConformanceResult& r, size_t, size_t) { printRow(r); });
+                                            [](const selftest::ConformanceResult& r, size_t, size_t) { printRow(r); });
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
     size_t passed = 0, failed = 0;

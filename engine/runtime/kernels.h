@@ -29,6 +29,15 @@ MatMulShape matMulShape(const vk::DeviceCaps& caps);
 // error names the family and the weight type when the table has no entry.
 Result<ShaderId> kernelShader(KernelFamily family, GgmlType t, KernelReduce reduce, KernelRead read);
 
+// Types whose texel kernels read 16 bytes per fetch (load16 in dequant.glsl); the others would
+// fetch a texel per word, no faster than device addresses (MOESCOPE_TEXEL_TYPES in
+// shaders/variants.cmake). On devices that read weights through texel views, products of these
+// types with rows of a multiple of 16 values run the row-per-invocation kernels.
+constexpr bool texelReadType(GgmlType t) {
+    return t == GgmlType::F32 || t == GgmlType::F16 || t == GgmlType::BF16 || t == GgmlType::Q8_0 ||
+           t == GgmlType::Q4_0;
+}
+
 // y (nTok, rows) = x (nTok, cols) · Wᵀ, W (rows, cols) of type `type`. Strides in floats.
 struct MatMulArgs {
     GgmlType type = GgmlType::F32;

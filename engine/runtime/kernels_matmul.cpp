@@ -16,13 +16,6 @@ uint32_t reductionWorkgroup(const vk::DeviceCaps& caps) {
     return p;
 }
 
-// Types whose texel kernels read 16 bytes per fetch (load16 in dequant.glsl); the others would
-// fetch a texel per word, no faster than device addresses. MOESCOPE_TEXEL_TYPES in variants.cmake.
-static constexpr bool texelType(GgmlType t) {
-    return t == GgmlType::F32 || t == GgmlType::F16 || t == GgmlType::BF16 || t == GgmlType::Q8_0 ||
-           t == GgmlType::Q4_0;
-}
-
 static constexpr bool hasKernel(KernelFamily f, GgmlType t, KernelReduce r, KernelRead rd) {
     return findKernelIndex(f, static_cast<uint32_t>(t), r, rd) >= 0;
 }
@@ -37,10 +30,10 @@ static constexpr bool tableCoversRuntime() {
         for (KernelFamily f : products) {
             for (KernelReduce r : {KernelReduce::Shared, KernelReduce::Subgroup}) {
                 if (!hasKernel(f, t, r, KernelRead::Address)) return false;
-                if (texelType(t) && f != KernelFamily::MulMatMoeGrouped && !hasKernel(f, t, r, KernelRead::Texel))
+                if (texelReadType(t) && f != KernelFamily::MulMatMoeGrouped && !hasKernel(f, t, r, KernelRead::Texel))
                     return false;
             }
-            if (texelType(t) && !hasKernel(f, t, KernelReduce::None, KernelRead::Rows)) return false;
+            if (texelReadType(t) && !hasKernel(f, t, KernelReduce::None, KernelRead::Rows)) return false;
         }
     }
     return true;
@@ -109,7 +102,7 @@ static Result<MatMulKernel> matMulKernel(vk::Device& dev, GgmlType t, KernelFami
     MatMulKernel k;
     k.w = w;
     k.x = x;
-    const bool texel = dev.texelWeights() && texelType(t);
+    const bool texel = dev.texelWeights() && texelReadType(t);
     const vk::TexelWindow win = texel ? dev.allocator().texelWindow(w) : vk::TexelWindow{};
     if (win.set && cols % 16 == 0 && xStride % 4 == 0) {
         const vk::TexelWindow xwin = dev.allocator().texelWindow(x);

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "core/random.h"
 #include "core/result.h"
 #include "core/types.h"
 #include "runtime/kernels.h"
@@ -47,11 +48,17 @@ struct WeightSet {
     vk::Buffer buffer;
 };
 
+// What one correctness run recorded: the dispatch count, and with GPU timestamps the shaders it
+// ran in order (which kernel variant the runtime chose).
+struct RunInfo {
+    uint32_t dispatches = 0;
+    std::vector<std::string> kernels;  // empty without timestamps
+};
+
 class Harness {
 public:
-    Harness(vk::Device& dev, bool quick) : dev_(dev), quick_(quick) {}
+    Harness(vk::Device& dev, bool quick, bool timed) : dev_(dev), quick_(quick), timed_(timed) {}
     vk::Device& dev() { return dev_; }
-    bool quick() const { return quick_; }
 
     Result<vk::Buffer> upload(const void* data, size_t bytes);
     template <class T>
@@ -71,15 +78,37 @@ public:
     void dropWeights() { cache_ = WeightSet{}; }
 
     // One run for correctness: records, makes the results host-visible, submits and waits.
-    Status run(const Record& rec);
+    Result<RunInfo> run(const Record& rec);
     // Times `rec` after the correctness run (which warmed it up): repeated in one command buffer
     // with barriers between runs, GPU timestamps when the device has them, else wall time.
+    // Does nothing in an untimed run.
     Status time(const Record& rec, Outcome& o);
 
 private:
     vk::Device& dev_;
-    bool quick_;
+    bool quick_, timed_;
     WeightSet cache_;
+};
+
+// Records a failed expectation beyond the numbers (the first one is kept): a dispatch count, the
+// kernel the runtime chose.
+inline void expect(Outcome& o, bool ok, const std::string& what) {
+    if (!ok && o.error.empty()) o.error = what;
+}
+inline bool startsWith(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
+
+// The weights read path a case runs under: the device's texel views, or device addresses
+// (restored afterwards). Devices without texel reads run every case through addresses.
+class ReadPathScope {
+public:
+    ReadPathScope(vk::Device& dev, bool texel) : dev_(dev), saved_(dev.texelWeights()) { dev.setTexelWeights(texel); }
+    ~ReadPathScope() { dev_.setTexelWeights(saved_); }
+    ReadPathScope(const ReadPathScope&) = delete;
+    ReadPathScope& operator=(const ReadPathScope&) = delete;
+
+private:
+    vk::Device& dev_;
+    bool saved_;
 };
 
 // Folds one compared output into the outcome (worst nmse and max abs error over outputs).
@@ -92,11 +121,6 @@ uint32_t countMismatches(const std::vector<T>& ref, const std::vector<T>& got) {
     return n;
 }
 
-// Deterministic, platform-independent data (std::normal_distribution differs between standard
-// libraries): approximately normal values (Irwin-Hall of 4 uniforms) with this sigma and mean.
-std::vector<float> randn(size_t n, uint32_t seed, float sigma = 1.0f, float mean = 0.0f);
-void randnInto(float* dst, size_t n, uint64_t seed, float sigma = 1.0f, float mean = 0.0f);
-
 template <class... A>
 std::string fmt(const char* f, A... args) {
     char buf[256];
@@ -107,11 +131,19 @@ std::string fmt(const char* f, A... args) {
 struct Case {
     std::string op, variant, shape;
     std::function<Result<Outcome>(Harness&)> run;
+    ConformanceScope scope = ConformanceScope::Quick;  // the smallest scope that runs it
 };
 
-// Case lists per op group (conformance_cases_*.cpp), in the order they run.
-void addWeightCases(std::vector<Case>& out, const vk::DeviceCaps& caps, bool quick);  // mul_mat, get_rows
-void addDenseCases(std::vector<Case>& out, const vk::DeviceCaps& caps, bool quick);   // norm, rope, softmax, attention, eltwise
-void addMoeCases(std::vector<Case>& out, const vk::DeviceCaps& caps, bool quick);     // router, grouping, expert products, combine
+// What a case list is built for.
+struct CaseContext {
+    const vk::DeviceCaps& caps;
+    bool texel;  // the device reads weights through texel views: weight kernels also run an "address" twin
+};
+
+// Case lists per op group (cases_*.cpp), in the order they run; the runner keeps the cases of
+// the requested scope.
+void addWeightCases(std::vector<Case>& out, const CaseContext& ctx);  // mul_mat, get_rows
+void addDenseCases(std::vector<Case>& out, const CaseContext& ctx);   // norm, rope, softmax, attention, eltwise
+void addMoeCases(std::vector<Case>& out, const CaseContext& ctx);     // router, grouping, expert products, combine
 
 }  // namespace moe::selftest::conf

@@ -1,5 +1,6 @@
-// Conformance cases of the dense ops: rms_norm, rope (normal/NeoX), softmax, attention (decode,
-// batch, GQA, long context), elementwise (add, mul, scale, swiglu, add_scaled, mul_rows, copy_rows).
+// Conformance cases of the dense ops: rms_norm, rope (normal/NeoX, q and k in one dispatch),
+// softmax, attention (decode, batch, GQA/MQA/MHA, long context, each kernel the runtime may
+// choose), elementwise (add, mul, scale, swiglu, add_scaled, mul_rows, copy_rows).
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -13,15 +14,18 @@ namespace moe::selftest::conf {
 namespace {
 
 // NMSE tolerances. add/mul/scale/mul_rows/copy are single correctly rounded fp32 operations:
-// bit-exact. The others differ from the reference by f32 accumulation order (it accumulates in
-// double), by contraction into fma, and by the device's exp/sqrt precision.
+// bit-exact. a + s*b may be contracted into an fma (one rounding instead of two: at most 2^-24
+// relative error per element, NMSE below 4e-15). The others differ from the reference by f32
+// accumulation order (it accumulates in double) and by the device's exp/sqrt precision.
 constexpr double kTolExact = 0.0;
-constexpr double kTolFma = 1e-12;
+constexpr double kTolFma = 1e-13;
 constexpr double kTolNorm = 1e-10;
 constexpr double kTolRope = 1e-10;
 constexpr double kTolSoftmax = 1e-9;
 constexpr double kTolAttention = 1e-9;
 constexpr double kTolSwiglu = 1e-11;
+
+using Scope = ConformanceScope;
 
 // Reduction variants the device can run: shared memory always, subgroup arithmetic when present.
 std::vector<std::pair<Reduce, std::string>> reduceVariants(const vk::DeviceCaps& caps) {
@@ -103,6 +107,41 @@ Result<Outcome> runRope(Harness& h, bool neox, RopeShape s) {
     return o;
 }
 
+// q and k rotated by one dispatch (what the forward pass records), k inside a wider row
+struct RopePairShape {
+    uint32_t nTok, nHeadQ, nHeadK, headDim, nRot, kStride;  // kStride 0: nHeadK * headDim
+};
+
+Result<Outcome> runRopePair(Harness& h, bool neox, RopePairShape s) {
+    Outcome o;
+    o.tolerance = kTolRope;
+    const uint32_t qStride = s.nHeadQ * s.headDim, kStride = s.kStride ? s.kStride : s.nHeadK * s.headDim;
+    auto q = randn(size_t(s.nTok) * qStride, s.nTok + 1), k = randn(size_t(s.nTok) * kStride, s.nTok + 2);
+    std::vector<int32_t> pos(s.nTok);
+    for (uint32_t t = 0; t < s.nTok; ++t) pos[t] = int32_t(t * 97 % 2049);
+    std::vector<float> qRef = q, kRef = k;
+    for (uint32_t t = 0; t < s.nTok; ++t) {
+        cpu::rope(&qRef[size_t(t) * qStride], 1, s.nHeadQ, s.headDim, &pos[t], s.nRot, 10000.0f, neox);
+        cpu::rope(&kRef[size_t(t) * kStride], 1, s.nHeadK, s.headDim, &pos[t], s.nRot, 10000.0f, neox);
+    }
+    MOE_ASSIGN(vk::Buffer qb, h.upload(q));
+    MOE_ASSIGN(vk::Buffer kb, h.upload(k));
+    MOE_ASSIGN(vk::Buffer pb, h.upload(pos));
+    Record rec = [&](vk::Commands& cmd) {
+        return rope(h.dev(), cmd, qb.address(), s.nTok, s.nHeadQ, s.headDim, pb.address(), s.nRot, 10000.0f, neox, 0,
+                    RopeSecond{kb.address(), s.nHeadK, s.kStride});
+    };
+    MOE_ASSIGN(RunInfo info, h.run(rec));
+    expect(o, info.dispatches == 1, fmt("%u dispatches for q and k, expected 1", info.dispatches));
+    MOE_ASSIGN(auto gotQ, h.download<float>(qb, q.size()));
+    MOE_ASSIGN(auto gotK, h.download<float>(kb, k.size()));
+    compare(o, qRef, gotQ);
+    compare(o, kRef, gotK);
+    MOE_TRY(h.time(rec, o));
+    o.bytes = uint64_t(s.nTok) * ((s.nHeadQ + s.nHeadK) * s.nRot * 8ull + 4);
+    return o;
+}
+
 // ---- softmax
 
 Result<Outcome> runSoftmax(Harness& h, Reduce reduce, uint32_t rows, uint32_t n, float sigma) {
@@ -127,6 +166,7 @@ struct AttnShape {
     uint32_t nTok, nHead, nHeadKv, headDim, pos0;
     uint32_t splits;  // 0: automatic (with scratch); 1: no scratch; > 1: forced key splits
     float kqScale;
+    bool fusedQ;      // q rows inside a qkv buffer (qStride = (nHead + 2 nHeadKv) headDim)
 };
 
 Result<Outcome> runAttention(Harness& h, Reduce reduce, AttnShape s) {
@@ -135,13 +175,16 @@ Result<Outcome> runAttention(Harness& h, Reduce reduce, AttnShape s) {
     const uint32_t nCtx = s.pos0 + s.nTok + 3;  // rows past the last position hold NaN: never read
     const uint32_t kvRow = s.nHeadKv * s.headDim;
     const uint32_t qRow = s.nHead * s.headDim;
-    auto q = randn(size_t(s.nTok) * qRow, s.nTok * 3 + s.headDim);
+    const uint32_t qStride = s.fusedQ ? (s.nHead + 2 * s.nHeadKv) * s.headDim : qRow;
+    auto q = randn(size_t(s.nTok) * qStride, s.nTok * 3 + s.headDim);
     auto k = randn(size_t(nCtx) * kvRow, s.pos0 + 11, 1.5f);
     auto v = randn(size_t(nCtx) * kvRow, s.pos0 + 12);
     for (size_t i = size_t(s.pos0 + s.nTok) * kvRow; i < k.size(); ++i)
         k[i] = v[i] = std::numeric_limits<float>::quiet_NaN();
-    std::vector<float> ref(q.size());
-    cpu::attention(q.data(), k.data(), v.data(), s.nTok, s.nHead, s.nHeadKv, s.headDim, s.pos0, ref.data(),
+    std::vector<float> qc(size_t(s.nTok) * qRow);  // contiguous q for the reference
+    for (uint32_t t = 0; t < s.nTok; ++t) std::copy_n(&q[size_t(t) * qStride], qRow, &qc[size_t(t) * qRow]);
+    std::vector<float> ref(qc.size());
+    cpu::attention(qc.data(), k.data(), v.data(), s.nTok, s.nHead, s.nHeadKv, s.headDim, s.pos0, ref.data(),
                    s.kqScale);
     MOE_ASSIGN(vk::Buffer qb, h.upload(q));
     MOE_ASSIGN(vk::Buffer kb, h.upload(k));
@@ -160,6 +203,7 @@ Result<Outcome> runAttention(Harness& h, Reduce reduce, AttnShape s) {
     a.headDim = s.headDim;
     a.pos0 = s.pos0;
     a.kqScale = s.kqScale;
+    a.qStride = qStride;
     a.reduce = reduce;
     if (s.splits != 1) {
         a.scratch = sb.address();
@@ -167,14 +211,25 @@ Result<Outcome> runAttention(Harness& h, Reduce reduce, AttnShape s) {
         a.splits = s.splits;
     }
     Record rec = [&](vk::Commands& cmd) { return attention(h.dev(), cmd, a); };
-    MOE_TRY(h.run(rec));
+    MOE_ASSIGN(RunInfo info, h.run(rec));
     MOE_ASSIGN(auto got, h.download<float>(ob, ref.size()));
     compare(o, ref, got);
+    // Auto on devices that read through texel views: batches with a head size that is a multiple
+    // of 4 take the token-per-invocation kernel, in one dispatch. Otherwise the automatic plan
+    // splits the keys of decode over a long context (a second, merging dispatch) and nothing else.
+    const bool rows = reduce == Reduce::Auto && h.dev().texelWeights() && s.nTok > 1 && s.headDim % 4 == 0;
+    const uint32_t expected = rows ? 1
+                              : s.splits ? (s.splits > 1 ? 2 : 1)
+                                         : (s.nTok * s.nHead < 256 && s.pos0 + s.nTok >= 512 ? 2 : 1);
+    expect(o, info.dispatches == expected, fmt("%u dispatches, expected %u", info.dispatches, expected));
+    if (!info.kernels.empty())
+        expect(o, (info.kernels[0] == "attention_row") == rows,
+               "ran " + info.kernels[0] + (rows ? ", not attention_row" : ""));
     MOE_TRY(h.time(rec, o));
     double keys = 0;  // Σ over new tokens of the positions each attends to
     for (uint32_t t = 0; t < s.nTok; ++t) keys += s.pos0 + t + 1;
     o.flops = 4.0 * keys * s.nHead * s.headDim;
-    o.bytes = (q.size() + ref.size()) * 4 + uint64_t(s.pos0 + s.nTok) * kvRow * 8;
+    o.bytes = (qc.size() + ref.size()) * 4 + uint64_t(s.pos0 + s.nTok) * kvRow * 8;
     o.unit = s.nTok >= 16 ? ThroughputUnit::GFLOPs : ThroughputUnit::GBps;
     return o;
 }
@@ -190,6 +245,7 @@ std::string attnShape(AttnShape s) {
     if (s.splits == 1) r += " nosplit";
     if (s.splits > 1) r += fmt(" splits=%u", s.splits);
     if (s.kqScale > 0) r += fmt(" scale=%g", double(s.kqScale));
+    if (s.fusedQ) r += " fused-q";
     return r;
 }
 
@@ -267,85 +323,131 @@ Result<Outcome> runEltwise(Harness& h, Elt op, uint32_t rows, uint32_t n) {
 
 }  // namespace
 
-void addDenseCases(std::vector<Case>& out, const vk::DeviceCaps& caps, bool quick) {
-    const auto reductions = reduceVariants(caps);
+void addDenseCases(std::vector<Case>& out, const CaseContext& ctx) {
+    const auto reductions = reduceVariants(ctx.caps);
 
-    // rms_norm: n from 7 to 4097, 1 and 130 rows, with/without weight, in place, strided rows
-    std::vector<NormShape> norms = {{1, 7, false, false, 0}, {3, 100, true, true, 0}, {130, 4097, true, false, 0},
-                                    {9, 100, true, false, 3}};
-    if (!quick) norms.insert(norms.end(), {{1, 4096, true, false, 0}, {512, 4096, true, false, 0}, {70000, 3, true, false, 0}});
+    // rms_norm: n from 1 to 4097, 1 to 70000 rows, with/without weight, in place, strided rows
+    struct NormCase {
+        NormShape shape;
+        Scope scope;
+    };
+    const NormCase norms[] = {
+        {{1, 7, false, false, 0}, Scope::Quick},    {{3, 100, true, true, 0}, Scope::Quick},
+        {{130, 4097, true, false, 0}, Scope::Quick}, {{9, 100, true, false, 3}, Scope::Quick},
+        {{1, 1, true, false, 0}, Scope::Checks},     {{130, 64, false, true, 0}, Scope::Checks},
+        {{1, 4096, true, false, 0}, Scope::Checks},  {{70000, 3, true, false, 0}, Scope::Checks},
+        {{512, 4096, true, false, 0}, Scope::Full}};
     for (auto& [reduce, rname] : reductions)
-        for (NormShape s : norms) {
+        for (const NormCase& c : norms) {
+            const NormShape s = c.shape;
             std::string shape = fmt("tok=%u n=%u", s.nTok, s.n);
             if (s.weight) shape += " weight";
             if (s.inPlace) shape += " in-place";
             if (s.pad) shape += " strided";
             Reduce r = reduce;
-            out.push_back({"rms_norm", rname, shape, [r, s](Harness& h) { return runRmsNorm(h, r, s); }});
+            out.push_back({"rms_norm", rname, shape, [r, s](Harness& h) { return runRmsNorm(h, r, s); }, c.scope});
         }
 
-    // rope: normal and NeoX ordering, partial rotation, large base, rotation inside fused qkv
-    std::vector<RopeShape> ropes = {{1, 8, 64, 64, 10000.0f, 0, 0},
-                                    {7, 4, 80, 80, 10000.0f, 0, 0},
-                                    {130, 2, 128, 64, 1000000.0f, 0, 0},
-                                    {17, 2, 64, 32, 10000.0f, 4, 8}};
-    if (!quick) ropes.push_back({512, 32, 128, 128, 500000.0f, 0, 0});
-    for (bool neox : {false, true})
-        for (RopeShape s : ropes) {
+    // rope: normal and NeoX ordering, headDim 2 to 128, partial rotation, large base, rotation
+    // inside fused qkv; q and k in one dispatch
+    struct RopeCase {
+        RopeShape shape;
+        Scope scope;
+    };
+    const RopeCase ropes[] = {{{1, 8, 64, 64, 10000.0f, 0, 0}, Scope::Quick},
+                              {{7, 4, 80, 80, 10000.0f, 0, 0}, Scope::Quick},
+                              {{130, 2, 128, 64, 1000000.0f, 0, 0}, Scope::Quick},
+                              {{17, 2, 64, 32, 10000.0f, 4, 8}, Scope::Quick},
+                              {{1, 1, 2, 2, 10000.0f, 0, 0}, Scope::Checks},
+                              {{33, 8, 128, 128, 500000.0f, 0, 0}, Scope::Checks},
+                              {{512, 32, 128, 128, 500000.0f, 0, 0}, Scope::Full}};
+    struct RopePairCase {
+        RopePairShape shape;
+        Scope scope;
+    };
+    const RopePairCase pairs[] = {{{1, 8, 2, 64, 64, 0}, Scope::Quick},
+                                  {{9, 16, 1, 128, 64, 3 * 128}, Scope::Quick},
+                                  {{37, 4, 4, 80, 80, 0}, Scope::Checks}};
+    for (bool neox : {false, true}) {
+        const std::string variant = neox ? "neox" : "normal";
+        for (const RopeCase& c : ropes) {
+            const RopeShape s = c.shape;
             std::string shape = fmt("tok=%u heads=%u hd=%u rot=%u base=%g", s.nTok, s.nHeads, s.headDim, s.nRot,
                                     double(s.base));
             if (s.extraHeads) shape += " fused-qkv";
-            out.push_back({"rope", neox ? "neox" : "normal", shape,
-                           [neox, s](Harness& h) { return runRope(h, neox, s); }});
+            out.push_back({"rope", variant, shape, [neox, s](Harness& h) { return runRope(h, neox, s); }, c.scope});
         }
+        for (const RopePairCase& c : pairs) {
+            const RopePairShape s = c.shape;
+            std::string shape = fmt("tok=%u heads=%u/%u hd=%u rot=%u", s.nTok, s.nHeadQ, s.nHeadK, s.headDim, s.nRot);
+            if (s.kStride) shape += fmt(" k-stride=%u", s.kStride);
+            out.push_back({"rope", variant + " q+k", shape,
+                           [neox, s](Harness& h) { return runRopePair(h, neox, s); }, c.scope});
+        }
+    }
 
-    // softmax: n from 7 to 32000 (a vocabulary), large logits
-    struct SoftShape {
+    // softmax: n from 1 to 32000 (a vocabulary), 1 to 70000 rows, large logits
+    struct SoftCase {
         uint32_t rows, n;
         float sigma;
+        Scope scope;
     };
-    std::vector<SoftShape> softs = {{1, 7, 3.0f}, {5, 100, 10.0f}, {64, 4097, 2.0f}, {3, 32000, 5.0f}};
-    if (!quick) softs.push_back({256, 32000, 2.0f});
+    const SoftCase softs[] = {{1, 7, 3.0f, Scope::Quick},    {5, 100, 10.0f, Scope::Quick},
+                              {64, 4097, 2.0f, Scope::Quick}, {3, 32000, 5.0f, Scope::Quick},
+                              {1, 1, 1.0f, Scope::Checks},    {70000, 3, 1.0f, Scope::Checks},
+                              {256, 32000, 2.0f, Scope::Full}};
     for (auto& [reduce, rname] : reductions)
-        for (SoftShape s : softs) {
+        for (const SoftCase& s : softs) {
             Reduce r = reduce;
             out.push_back({"softmax", rname, fmt("rows=%u n=%u", s.rows, s.n),
-                           [r, s](Harness& h) { return runSoftmax(h, r, s.rows, s.n, s.sigma); }});
+                           [r, s](Harness& h) { return runSoftmax(h, r, s.rows, s.n, s.sigma); }, s.scope});
         }
 
-    // attention: decode (1 token) and batches; GQA/MHA/MQA; long contexts with split keys
-    std::vector<AttnShape> attns = {
-        {1, 8, 2, 64, 0, 0, 0.0f},      // first token: one key
-        {1, 8, 2, 128, 1200, 0, 0.0f},  // decode over a long context: automatic key split
-        {1, 8, 2, 128, 1200, 1, 0.0f},  // same, one workgroup per head
-        {33, 8, 2, 64, 40, 0, 0.0f},    // batch after a cached prefix
-        {5, 6, 3, 36, 37, 0, 0.05f},    // odd sizes, explicit scale
-        {3, 4, 1, 256, 70, 0, 0.0f},    // MQA, largest head
+    // attention: decode (1 token) and batches; GQA/MHA/MQA; headDim 1 to 256; long contexts with
+    // split keys; each reduction, and the runtime's own choice (auto)
+    struct AttnCase {
+        AttnShape shape;
+        Scope scope;
     };
-    if (!quick)
-        attns.insert(attns.end(), {{130, 8, 2, 80, 0, 0, 0.0f},      // prefill from an empty cache
-                                   {100, 4, 4, 128, 900, 3, 0.0f},  // MHA batch, forced splits
-                                   {1, 32, 8, 128, 4095, 0, 0.0f},  // decode at 4k context
-                                   {128, 16, 4, 128, 384, 0, 0.0f}});
-    for (auto& [reduce, rname] : reductions)
-        for (AttnShape s : attns) {
+    const AttnCase attns[] = {
+        {{1, 8, 2, 64, 0, 0, 0.0f, false}, Scope::Quick},        // first token: one key
+        {{1, 8, 2, 128, 1200, 0, 0.0f, false}, Scope::Quick},    // decode, long context: automatic split
+        {{1, 8, 2, 128, 1200, 1, 0.0f, false}, Scope::Quick},    // same, one workgroup per head
+        {{33, 8, 2, 64, 40, 0, 0.0f, false}, Scope::Quick},      // batch after a cached prefix
+        {{5, 6, 3, 36, 37, 0, 0.05f, true}, Scope::Quick},       // odd sizes, explicit scale, fused q
+        {{3, 4, 1, 256, 70, 0, 0.0f, false}, Scope::Quick},      // MQA, largest head
+        {{1, 4, 1, 256, 700, 0, 0.0f, true}, Scope::Checks},     // MQA decode, largest head, fused q
+        {{130, 8, 2, 80, 0, 0, 0.0f, false}, Scope::Checks},     // prefill from an empty cache
+        {{100, 4, 4, 128, 900, 3, 0.0f, false}, Scope::Checks},  // MHA batch, forced splits
+        {{130, 2, 1, 64, 0, 4, 0.0f, false}, Scope::Checks},     // forced splits: early tokens leave later ones empty
+        {{2, 2, 1, 1, 3, 0, 0.0f, false}, Scope::Checks},        // headDim 1
+        {{1, 32, 8, 128, 4095, 0, 0.0f, false}, Scope::Full},    // decode at 4k context
+        {{128, 16, 4, 128, 384, 0, 0.0f, false}, Scope::Full},
+    };
+    auto attnReductions = reductions;
+    attnReductions.push_back({Reduce::Auto, "auto"});
+    for (auto& [reduce, rname] : attnReductions)
+        for (const AttnCase& c : attns) {
             Reduce r = reduce;
+            const AttnShape s = c.shape;
             out.push_back({"attention", attnVariant(rname, s), attnShape(s),
-                           [r, s](Harness& h) { return runAttention(h, r, s); }});
+                           [r, s](Harness& h) { return runAttention(h, r, s); }, c.scope});
         }
 
     // elementwise: odd lengths; mul_rows broadcasts a row; copy_rows is the KV-cache write
-    std::vector<uint32_t> lens = {7, 4097};
-    if (!quick) lens.push_back(1u << 20);
+    const std::pair<uint32_t, Scope> lens[] = {{7, Scope::Quick},    {4097, Scope::Quick},   {1, Scope::Checks},
+                                               {100, Scope::Checks}, {100000, Scope::Checks}, {1u << 20, Scope::Full}};
     const std::pair<Elt, const char*> flat[] = {{Elt::Add, "add"},       {Elt::Mul, "mul"},
                                                 {Elt::Scale, "scale"},   {Elt::Swiglu, "swiglu"},
                                                 {Elt::AddScaled, "add_scaled"}};
     for (auto [op, name] : flat)
-        for (uint32_t n : lens)
-            out.push_back({name, "f32", fmt("n=%u", n), [op, n](Harness& h) { return runEltwise(h, op, 1, n); }});
-    const uint32_t mrRows = quick ? 130 : 512, mrN = quick ? 4097 : 4096;
-    out.push_back({"mul_rows", "f32", fmt("rows=%u n=%u", mrRows, mrN),
-                   [mrRows, mrN](Harness& h) { return runEltwise(h, Elt::MulRows, mrRows, mrN); }});
+        for (auto [n, scope] : lens)
+            out.push_back(
+                {name, "f32", fmt("n=%u", n), [op, n](Harness& h) { return runEltwise(h, op, 1, n); }, scope});
+    out.push_back({"mul_rows", "f32", "rows=130 n=4097",
+                   [](Harness& h) { return runEltwise(h, Elt::MulRows, 130, 4097); }});
+    out.push_back({"mul_rows", "f32", "rows=512 n=4096",
+                   [](Harness& h) { return runEltwise(h, Elt::MulRows, 512, 4096); }, Scope::Full});
     out.push_back({"copy_rows", "f32", "rows=21 n=128 from stride 384",
                    [](Harness& h) { return runEltwise(h, Elt::CopyRows, 63, 128); }});
 }

@@ -21,16 +21,7 @@ constexpr double kTolRouter = 1e-10;   // weights and probabilities; selections 
 constexpr double kTolProduct = 1e-10;  // as mul_mat
 constexpr double kTolCombine = 1e-12;
 
-// Small deterministic generator for ids (splitmix64).
-struct Rng {
-    uint64_t s;
-    uint32_t next() {
-        uint64_t z = (s += 0x9E3779B97F4A7C15ull);
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-        return uint32_t((z ^ (z >> 31)) >> 32);
-    }
-};
+using Scope = ConformanceScope;
 
 // ---- router
 
@@ -99,7 +90,7 @@ std::vector<int32_t> makeIds(uint32_t nTok, uint32_t k, uint32_t nExpert, uint32
     for (uint32_t t = 0; t < nTok; ++t) {
         std::iota(perm.begin(), perm.end(), 0);
         for (uint32_t j = 0; j < k; ++j) {  // partial Fisher-Yates
-            std::swap(perm[j], perm[j + rng.next() % (nExpert - j)]);
+            std::swap(perm[j], perm[j + rng.next32() % (nExpert - j)]);
             ids[size_t(t) * k + j] = perm[j];
         }
         if (k > 1 && t % 7 == 3) ids[size_t(t) * k + k - 1] = -1;
@@ -132,8 +123,9 @@ struct ExpertShape {
     bool xPerSlot;  // one input row per (token, slot) (down projection) instead of per token
 };
 
-Result<Outcome> runExpertProduct(Harness& h, GgmlType t, ExpertShape s, bool grouped, uint32_t seed) {
+Result<Outcome> runExpertProduct(Harness& h, GgmlType t, ExpertShape s, bool grouped, uint32_t seed, bool texel) {
     auto& dev = h.dev();
+    ReadPathScope path(dev, texel);
     Outcome o;
     o.tolerance = kTolProduct;
     MOE_ASSIGN(const WeightSet* w, h.weights(t, uint64_t(s.nExpert) * s.rows, s.cols, seed));
@@ -156,7 +148,7 @@ Result<Outcome> runExpertProduct(Harness& h, GgmlType t, ExpertShape s, bool gro
     };
     // grouped: groups first, and rows of empty slots are never written, so clear them;
     // direct writes zeros for empty slots itself
-    MOE_TRY(h.run([&](vk::Commands& cmd) -> Status {
+    MOE_ASSIGN(RunInfo info, h.run([&](vk::Commands& cmd) -> Status {
         if (grouped) {
             MOE_TRY(moeGroup(dev, cmd, ib.address(), s.nTok, s.k, s.nExpert, gb.address()));
             cmd.fill(yb, 0, ref.size() * 4, 0);
@@ -166,6 +158,12 @@ Result<Outcome> runExpertProduct(Harness& h, GgmlType t, ExpertShape s, bool gro
     }));
     MOE_ASSIGN(auto got, h.download<float>(yb, ref.size()));
     compare(o, ref, got);
+    if (!info.kernels.empty()) {  // the product is the last dispatch
+        const bool rows = texel && texelReadType(t) && s.cols % 16 == 0;
+        const std::string& k = info.kernels.back();
+        expect(o, startsWith(k, grouped ? "mul_mat_moe_grouped_row_" : "mul_mat_moe_row_") == rows,
+               "ran " + k + (rows ? ", not the row-per-invocation kernel" : ""));
+    }
     MOE_TRY(h.time(rec, o));
     std::set<int32_t> used;
     uint32_t valid = 0;
@@ -224,32 +222,37 @@ cpu::RouterParams softmaxTopK(int k, int kMax, bool norm) {
 
 }  // namespace
 
-void addMoeCases(std::vector<Case>& out, const vk::DeviceCaps& caps, bool quick) {
+void addMoeCases(std::vector<Case>& out, const CaseContext& ctx) {
     // router: softmax top-k with/without renormalisation, sigmoid + selection bias, top-p,
-    // mask/force/logit scale; 8 experts top-2 up to 256 top-16; 1 and 100+ tokens
+    // mask/force/logit scale; 1 expert top-1 up to 256 top-16; 1 and 100+ tokens
     struct RouterCase {
         std::string variant;
         cpu::RouterParams params;
         uint32_t nExpert, nTok;
+        Scope scope = Scope::Quick;
     };
-    const uint32_t many = quick ? 101 : 512;
     std::vector<RouterCase> routers = {
-        {"softmax top-2 renorm", softmaxTopK(2, 2, true), 8, many},
+        {"softmax top-2 renorm", softmaxTopK(2, 2, true), 8, 101},
         {"softmax top-2 renorm", softmaxTopK(2, 2, true), 8, 1},
         {"softmax top-4", softmaxTopK(4, 4, false), 60, 37},
-        {"softmax top-8 renorm", softmaxTopK(8, 8, true), 64, many},
+        {"softmax top-8 renorm", softmaxTopK(8, 8, true), 64, 101},
         {"softmax top-8 renorm", softmaxTopK(8, 8, true), 64, 1},
-        {"softmax top-8", softmaxTopK(8, 8, false), 128, many},
+        {"softmax top-8", softmaxTopK(8, 8, false), 128, 101},
         {"softmax top-8", softmaxTopK(8, 8, false), 128, 1},
-        {"softmax top-16 renorm", softmaxTopK(16, 16, true), 256, quick ? 20 : many},
+        {"softmax top-16 renorm", softmaxTopK(16, 16, true), 256, 20},
         {"softmax top-16 renorm", softmaxTopK(16, 16, true), 256, 1},
+        {"softmax top-1", softmaxTopK(1, 1, true), 1, 5, Scope::Checks},
+        {"softmax top-8 renorm", softmaxTopK(8, 8, true), 64, 512, Scope::Full},
+        {"softmax top-8", softmaxTopK(8, 8, false), 128, 512, Scope::Full},
+        {"softmax top-16 renorm", softmaxTopK(16, 16, true), 256, 512, Scope::Full},
     };
     {
         cpu::RouterParams p = softmaxTopK(8, 8, true);
         p.gating = cpu::Gating::Sigmoid;
         p.selectionBias = randn(256, 5, 0.1f);
         p.routedScale = 2.5f;
-        routers.push_back({"sigmoid+bias top-8 scale 2.5", p, 256, quick ? 17 : many});
+        routers.push_back({"sigmoid+bias top-8 scale 2.5", p, 256, 17});
+        routers.push_back({"sigmoid+bias top-8 scale 2.5", p, 256, 512, Scope::Full});
         p.selectionBias.assign(64, 0.0f);
         for (size_t e = 0; e < 64; e += 5) p.selectionBias[e] = 0.05f;
         p.normalize = false;
@@ -260,7 +263,7 @@ void addMoeCases(std::vector<Case>& out, const vk::DeviceCaps& caps, bool quick)
         cpu::RouterParams p = softmaxTopK(0, 8, true);
         p.selection = cpu::Selection::TopP;
         p.topP = 0.6f;
-        routers.push_back({"softmax top-p 0.6 kmax 8", p, 64, many});
+        routers.push_back({"softmax top-p 0.6 kmax 8", p, 64, 120});
         p.topP = 0.95f;
         p.kMax = 16;
         routers.push_back({"softmax top-p 0.95 kmax 16", p, 16, 50});
@@ -286,30 +289,36 @@ void addMoeCases(std::vector<Case>& out, const vk::DeviceCaps& caps, bool quick)
     for (auto& rc : routers) {
         const uint32_t sd = seed++;
         out.push_back({"router", rc.variant, fmt("experts=%u tok=%u", rc.nExpert, rc.nTok),
-                       [rc, sd](Harness& h) { return runRouter(h, rc.params, rc.nExpert, rc.nTok, sd); }});
+                       [rc, sd](Harness& h) { return runRouter(h, rc.params, rc.nExpert, rc.nTok, sd); }, rc.scope});
     }
 
     // moe_group: counts, offsets and (token, slot) entries per expert
     struct GroupShape {
         uint32_t nExpert, k, nTok;
+        Scope scope = Scope::Quick;
     };
-    std::vector<GroupShape> groups = {{8, 2, 130}, {64, 8, 101}, {128, 8, 1}, {256, 16, 20}};
-    if (!quick) groups.push_back({128, 8, 512});
+    const GroupShape groups[] = {{8, 2, 130}, {64, 8, 101}, {128, 8, 1}, {256, 16, 20}, {128, 8, 512, Scope::Full}};
     for (GroupShape g : groups) {
         const uint32_t sd = seed++;
         out.push_back({"moe_group", fmt("%u experts top-%u", g.nExpert, g.k), fmt("tok=%u", g.nTok),
-                       [g, sd](Harness& h) { return runGroup(h, g.nExpert, g.k, g.nTok, sd); }});
+                       [g, sd](Harness& h) { return runGroup(h, g.nExpert, g.k, g.nTok, sd); }, g.scope});
     }
 
     // expert-indexed products: every weight type; direct (one workgroup row per token and slot)
-    // and grouped (each active expert's weights read once per batch); 1 and 100+ tokens
+    // and grouped (each active expert's weights read once per batch); 1 and 100+ tokens; on
+    // devices that read weights through texel views, the correctness configs also through
+    // device addresses (variant "<type> address")
     struct ProductCase {
         ExpertShape shape;
         bool grouped;
     };
+    struct Config {
+        std::vector<ProductCase> cases;  // the cases of one config share their weights
+        Scope scope;
+    };
     for (GgmlType t : kWeightTypes) {
         const uint32_t c8 = cpu::blockSize(t) == 256 ? 256 : 96;
-        std::vector<std::vector<ProductCase>> configs;  // cases of one config share their weights
+        std::vector<Config> configs;
         // each config through both paths with 1 token and with 100+ tokens (x per token for
         // gate/up; x per (token, slot) for down)
         for (ExpertShape s : {ExpertShape{8, 2, 1, 48, c8, false}, ExpertShape{64, 8, 1, 24, 256, false},
@@ -317,21 +326,28 @@ void addMoeCases(std::vector<Case>& out, const vk::DeviceCaps& caps, bool quick)
             ExpertShape many = s;
             many.nTok = s.nExpert == 64 ? 101 : s.nExpert == 8 ? 130 : 120;
             many.xPerSlot = s.nExpert != 128;
-            configs.push_back({{s, false}, {s, true}, {many, false}, {many, true}});
+            configs.push_back({{{s, false}, {s, true}, {many, false}, {many, true}}, Scope::Quick});
         }
-        if (!quick) {  // throughput: a Mixtral-like and a fine-grained slice, decode and prefill
-            configs.push_back({{{8, 2, 1, 512, 2048, false}, false}, {{8, 2, 128, 512, 2048, false}, true}});
-            configs.push_back({{{64, 8, 1, 256, 1024, false}, false}, {{64, 8, 128, 256, 1024, true}, true}});
-        }
-        for (auto& config : configs) {
+        // throughput: a Mixtral-like and a fine-grained slice, decode and prefill
+        configs.push_back({{{{8, 2, 1, 512, 2048, false}, false}, {{8, 2, 128, 512, 2048, false}, true}}, Scope::Full});
+        configs.push_back({{{{64, 8, 1, 256, 1024, false}, false}, {{64, 8, 128, 256, 1024, true}, true}}, Scope::Full});
+        for (const Config& config : configs) {
             const uint32_t sd = seed++;
-            for (ProductCase pc : config) {
-                const ExpertShape& s = pc.shape;
-                out.push_back({pc.grouped ? "mul_mat_moe_grouped" : "mul_mat_moe", typeName(t),
-                               fmt("%ux top-%u rows=%u cols=%u tok=%u%s", s.nExpert, s.k, s.rows, s.cols, s.nTok,
-                                   s.xPerSlot ? " x/slot" : ""),
-                               [t, pc, sd](Harness& h) { return runExpertProduct(h, t, pc.shape, pc.grouped, sd); }});
-            }
+            std::vector<bool> paths{ctx.texel};
+            if (ctx.texel && config.scope != Scope::Full) paths.push_back(false);
+            for (bool texel : paths)
+                for (ProductCase pc : config.cases) {
+                    const ExpertShape& s = pc.shape;
+                    std::string variant = typeName(t);
+                    if (texel != ctx.texel) variant += " address";
+                    out.push_back({pc.grouped ? "mul_mat_moe_grouped" : "mul_mat_moe", variant,
+                                   fmt("%ux top-%u rows=%u cols=%u tok=%u%s", s.nExpert, s.k, s.rows, s.cols, s.nTok,
+                                       s.xPerSlot ? " x/slot" : ""),
+                                   [t, pc, sd, texel](Harness& h) {
+                                       return runExpertProduct(h, t, pc.shape, pc.grouped, sd, texel);
+                                   },
+                                   config.scope});
+                }
         }
     }
 
@@ -339,16 +355,16 @@ void addMoeCases(std::vector<Case>& out, const vk::DeviceCaps& caps, bool quick)
     struct CombineShape {
         uint32_t nTok, k, n;
         bool shared;
+        Scope scope = Scope::Quick;
     };
-    std::vector<CombineShape> combines = {{1, 2, 4096, false}, {13, 4, 100, false}, {130, 8, 2048, true}};
-    if (!quick) combines.push_back({512, 8, 4096, false});
+    const CombineShape combines[] = {
+        {1, 2, 4096, false}, {13, 4, 100, false}, {130, 8, 2048, true}, {512, 8, 4096, false, Scope::Full}};
     for (CombineShape c : combines) {
         const uint32_t sd = seed++;
         out.push_back({"moe_combine", c.shared ? "shared expert, sigmoid gate" : "accumulate",
                        fmt("tok=%u k=%u n=%u", c.nTok, c.k, c.n),
-                       [c, sd](Harness& h) { return runCombine(h, c.nTok, c.k, c.n, c.shared, sd); }});
+                       [c, sd](Harness& h) { return runCombine(h, c.nTok, c.k, c.n, c.shared, sd); }, c.scope});
     }
-    (void)caps;
 }
 
 }  // namespace moe::selftest::conf

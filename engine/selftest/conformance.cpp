@@ -54,11 +54,16 @@ Result<const WeightSet*> Harness::weights(GgmlType t, uint64_t rows, uint64_t co
     return &cache_;
 }
 
-Status Harness::run(const Record& rec) {
-    vk::Commands cmd(dev_);
+Result<RunInfo> Harness::run(const Record& rec) {
+    constexpr uint32_t kMaxStamped = 64;  // more than any case dispatches
+    vk::Commands cmd(dev_, kMaxStamped);
     MOE_TRY(rec(cmd));
+    RunInfo info;
+    info.dispatches = cmd.dispatchCount();
     cmd.hostBarrier();
-    return cmd.submitAndWait();
+    MOE_TRY(cmd.submitAndWait());
+    for (const vk::KernelTime& k : cmd.kernelTimes()) info.kernels.push_back(k.name);
+    return info;
 }
 
 namespace {
@@ -97,6 +102,7 @@ Result<uint32_t> countDispatches(vk::Device& dev, const Record& rec) {
 }  // namespace
 
 Status Harness::time(const Record& rec, Outcome& o) {
+    if (!timed_) return {};
     // Enough repetitions for a stable figure, bounded so the whole suite stays short on a CPU
     // implementation: quick mode times a couple of runs, full mode ~0.15 s of GPU work per case.
     const double targetMs = quick_ ? 5.0 : 150.0;
@@ -125,37 +131,17 @@ void compare(Outcome& o, const std::vector<float>& ref, const std::vector<float>
     o.maxAbsErr = std::max(o.maxAbsErr, cpu::maxAbsErr(ref.data(), got.data(), ref.size()));
 }
 
-void randnInto(float* dst, size_t n, uint64_t seed, float sigma, float mean) {
-    // splitmix64; the four 16-bit lanes of each output sum to an Irwin-Hall(4) variate with
-    // mean 2 and variance 1/3, rescaled to unit variance
-    uint64_t s = seed * 0x9E3779B97F4A7C15ull + 0x632BE59BD9B4E019ull;
-    const float k = sigma * 1.7320508f / 65536.0f;  // sqrt(3) / 2^16
-    for (size_t i = 0; i < n; ++i) {
-        uint64_t z = (s += 0x9E3779B97F4A7C15ull);
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-        z ^= z >> 31;
-        const uint32_t sum = uint32_t(z & 0xffff) + uint32_t((z >> 16) & 0xffff) + uint32_t((z >> 32) & 0xffff) +
-                             uint32_t(z >> 48);
-        dst[i] = mean + (float(int32_t(sum) - 2 * 65536) + 2.0f) * k;
-    }
-}
-
-std::vector<float> randn(size_t n, uint32_t seed, float sigma, float mean) {
-    std::vector<float> v(n);
-    randnInto(v.data(), n, seed, sigma, mean);
-    return v;
-}
-
 }  // namespace conf
 
 namespace {
 
-std::vector<conf::Case> buildCases(const vk::DeviceCaps& caps, const ConformanceOptions& opts) {
+std::vector<conf::Case> buildCases(const vk::Device& dev, const ConformanceOptions& opts) {
     std::vector<conf::Case> all;
-    conf::addWeightCases(all, caps, opts.quick);
-    conf::addDenseCases(all, caps, opts.quick);
-    conf::addMoeCases(all, caps, opts.quick);
+    const conf::CaseContext ctx{dev.caps(), dev.texelWeights()};
+    if (opts.groups & kGroupWeights) conf::addWeightCases(all, ctx);
+    if (opts.groups & kGroupDense) conf::addDenseCases(all, ctx);
+    if (opts.groups & kGroupMoe) conf::addMoeCases(all, ctx);
+    std::erase_if(all, [&](const conf::Case& c) { return c.scope > opts.scope; });
     if (opts.filter.empty()) return all;
     auto lower = [](std::string s) {
         for (auto& c : s) c = char(std::tolower(static_cast<unsigned char>(c)));
@@ -172,7 +158,7 @@ std::vector<conf::Case> buildCases(const vk::DeviceCaps& caps, const Conformance
 
 std::vector<ConformanceCaseInfo> listConformance(const vk::Device& dev, const ConformanceOptions& opts) {
     std::vector<ConformanceCaseInfo> out;
-    for (auto& c : buildCases(dev.caps(), opts)) out.push_back({c.op, c.variant, c.shape});
+    for (auto& c : buildCases(dev, opts)) out.push_back({c.op, c.variant, c.shape});
     return out;
 }
 
@@ -180,7 +166,7 @@ std::vector<ConformanceResult> runConformance(vk::Device& dev, vk::Instance& ins
                                               const ConformanceProgress& progress) {
     std::vector<conf::Case> cases;
     try {
-        cases = buildCases(dev.caps(), opts);
+        cases = buildCases(dev, opts);
     } catch (const std::exception& e) {
         ConformanceResult r;
         r.op = "selftest";
@@ -188,7 +174,7 @@ std::vector<ConformanceResult> runConformance(vk::Device& dev, vk::Instance& ins
         if (progress) progress(r, 0, 1);
         return {r};
     }
-    conf::Harness h(dev, opts.quick);
+    conf::Harness h(dev, opts.scope == ConformanceScope::Quick, opts.timed);
     std::vector<ConformanceResult> results;
     results.reserve(cases.size());
     for (size_t i = 0; i < cases.size(); ++i) {

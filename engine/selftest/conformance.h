@@ -13,8 +13,25 @@
 
 namespace moe::selftest {
 
+// How much of the case list runs. Each case belongs to the smallest scope that includes it:
+//   Quick  odd sizes, 1 and 100+ tokens, every op, weight type and read path (`selftest --quick`);
+//   Checks + the edge shapes (n = 1, 70000 rows, headDim 1, the >128 MiB tensor, ...): what the
+//          GPU doctests (tests/test_gpu_dense, _moe, _matmul) run, untimed;
+//   Full   + the large shapes that exist to measure throughput (`moescope selftest`).
+enum class ConformanceScope { Quick, Checks, Full };
+
+// The op groups of the suite (bit flags).
+enum ConformanceGroup : uint32_t {
+    kGroupWeights = 1,  // mul_mat, get_rows
+    kGroupDense = 2,    // rms_norm, rope, softmax, attention, elementwise
+    kGroupMoe = 4,      // router, moe_group, expert products, moe_combine
+    kGroupAll = 7,
+};
+
 struct ConformanceOptions {
-    bool quick = false;   // smaller shapes (still odd sizes, 1 and 100+ tokens), no >128 MiB tensor
+    ConformanceScope scope = ConformanceScope::Full;
+    uint32_t groups = kGroupAll;
+    bool timed = true;    // false: correctness only (no timing repetitions; gpuMs and reps stay 0)
     std::string filter;   // run only cases whose "op variant shape" contains this (case-insensitive)
 };
 
