@@ -15,6 +15,7 @@ PKGS=(
   libcli11-dev         # command-line parsing
   libpcre2-dev         # Unicode-property regex for BPE pre-tokenizers
   doctest-dev          # tests
+  python3 python3-jinja2   # the reference renderer the chat-template tests compare with (tests/jinja)
   # GUI
   libglfw3-dev libimgui-dev libstb-dev fonts-dejavu-core xvfb xauth
   # fuzzing / sanitizers

@@ -25,7 +25,7 @@ stage_fuzz() {
   cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=Release -DMOESCOPE_FUZZ=ON -DMOESCOPE_BUILD_GUI=OFF \
         -DMOESCOPE_FUZZ_SECONDS="$seconds" -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 >/dev/null || return 1
   cmake --build build-fuzz -j"$jobs" --target fuzz_gguf gguf_seeds fuzz_model model_seeds fuzz_tokenizer \
-        tokenizer_seeds fuzz_trace trace_seeds || return 1
+        tokenizer_seeds fuzz_trace trace_seeds fuzz_jinja jinja_seeds || return 1
   rm -rf build-fuzz/tests/fuzz/corpus  # every run starts from the seeds
   local rc=0
   ctest --test-dir build-fuzz -L fuzz --output-on-failure -j"$jobs" || rc=1

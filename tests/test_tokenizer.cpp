@@ -493,8 +493,10 @@ TEST_CASE("ChatML with Qwen's default system prompt") {
           "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n"
           "<|im_start|>assistant\nHello!<|im_end|>\n<|im_start|>user\n Bye <|im_end|>\n");
     // a template whose system turn is an expression has no default
+    // (a fragment of a template: the native renderer, which the Jinja interpreter falls back to)
     const auto q3 = ChatTemplate::detect(
-        R"({%- if messages[0].role == 'system' %}{{- '<|im_start|>system\n' + messages[0].content + '<|im_end|>\n' }}{%- endif %})");
+        R"({%- if messages[0].role == 'system' %}{{- '<|im_start|>system\n' + messages[0].content + '<|im_end|>\n' }}{%- endif %})",
+        {}, {}, true);
     CHECK(q3.defaultSystem().empty());
     CHECK(q3.format({{"user", "Hi"}}, true).text == "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
 }
@@ -531,7 +533,7 @@ TEST_CASE("Llama-3 and Llama-3.1") {
           "<|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>"
           "<|start_header_id|>assistant<|end_header_id|>\n\n");
     CHECK(t.stopStrings() == std::vector<std::string>{"<|eot_id|>", "<|eom_id|>", "<|end_of_text|>"});
-    const auto t31 = ChatTemplate::detect(std::string(llama3) + R"({{- "Cutting Knowledge Date: December 2023\n" }})");
+    const auto t31 = ChatTemplate::detect(std::string(llama3) + R"({{- "Cutting Knowledge Date: December 2023\n" }})", {}, {}, true);
     CHECK(t31.format({{"user", "Hi"}}, true).text ==
           "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\n"
           "Cutting Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\n<|eot_id|>"
@@ -552,25 +554,60 @@ TEST_CASE("Tulu / OLMoE, Zephyr, Phi-3") {
 
     const char* zephyr =
         R"({% for message in messages %}{% if message['role'] == 'user' %}{{ '<|user|>\n' + message['content'] + eos_token }}{% elif message['role'] == 'system' %}{{ '<|system|>\n' + message['content'] + eos_token }}{% endif %}{% endfor %})";
-    const auto z = ChatTemplate::detect(zephyr);
+    const auto z = ChatTemplate::detect(zephyr, {}, {}, true);  // native: the fragment has no generation prompt
     CHECK(z.family() == ChatFamily::Zephyr);
     CHECK(z.format({{"system", "S"}, {"user", "Hi"}}, true).text == "<|system|>\nS</s>\n<|user|>\nHi</s>\n<|assistant|>\n");
 
     const char* phi3 =
         R"({% for message in messages %}{% if message['role'] == 'system' and message['content'] %}{{'<|system|>\n' + message['content'] + '<|end|>\n'}}{% elif message['role'] == 'user' %}{{'<|user|>\n' + message['content'] + '<|end|>\n'}}{% endif %}{% endfor %})";
-    const auto ph = ChatTemplate::detect(phi3);
+    const auto ph = ChatTemplate::detect(phi3, {}, {}, true);
     CHECK(ph.family() == ChatFamily::Phi3);
     CHECK(ph.format({{"system", ""}, {"user", "Hi"}}, true).text == "<|user|>\nHi<|end|>\n<|assistant|>\n");
     CHECK(ph.format({{"user", "Hi"}}, false).text == "<|user|>\nHi<|end|>\n<|endoftext|>");
 }
 
-TEST_CASE("unknown template: plain format and a warning") {
-    const auto t = ChatTemplate::detect("{{ messages | tojson }}");
+TEST_CASE("an unknown template renders itself; natively, the plain format and a warning") {
+    const auto j = ChatTemplate::detect("{{ messages | tojson }}");
+    CHECK(j.usesJinja());
+    const auto jp = j.format({{"system", "S"}, {"user", "Hi"}}, true);
+    CHECK(jp.text == R"([{"role": "system", "content": "S"}, {"role": "user", "content": "Hi"}])");
+    CHECK(jp.warning.empty());
+    CHECK(j.stopStrings() == std::vector<std::string>{"<|endoftext|>"});
+
+    const auto t = ChatTemplate::detect("{{ messages | tojson }}", {}, {}, true);
     CHECK(t.family() == ChatFamily::Plain);
     const auto p = t.format({{"system", "S"}, {"user", "Hi"}}, true);
     CHECK(p.text == "System: S\nUser: Hi\nAssistant:");
     CHECK(p.warning.find("unrecognised chat template") != std::string::npos);
     CHECK(ChatTemplate::detect("").warning().find("no chat template") != std::string::npos);
+}
+
+TEST_CASE("the model's own template through the Jinja interpreter, and the visible fallbacks") {
+    // a template the interpreter renders: its own output, family kept for stop strings
+    const char* gemmaLike =
+        R"({{ bos_token }}{% for m in messages %}{% if m['role'] == 'assistant' %}{% set role = 'model' %}{% else %}{% set role = m['role'] %}{% endif %}{{ '<start_of_turn>' + role + '\n' + m['content'] | trim + '<end_of_turn>\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<start_of_turn>model\n' }}{% endif %})";
+    const auto g = ChatTemplate::detect(gemmaLike, "<bos>", "<eos>");
+    CHECK(g.usesJinja());
+    const auto gp = g.format({{"user", " Hi "}, {"assistant", "Yo"}}, true);
+    CHECK(gp.warning.empty());
+    CHECK(gp.text == "<bos><start_of_turn>user\nHi<end_of_turn>\n<start_of_turn>model\nYo<end_of_turn>\n"
+                     "<start_of_turn>model\n");
+    // raise_exception at render time: the family's native format, with the error in the warning
+    const char* strict =
+        R"({% for m in messages %}{% if m['role'] == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}{{ '<|im_start|>' + m['role'] + '\n' + m['content'] + '<|im_end|>\n' }}{% endfor %})";
+    const auto st = ChatTemplate::detect(strict);
+    CHECK(st.usesJinja());
+    CHECK(st.format({{"user", "Hi"}}, false).text == "<|im_start|>user\nHi<|im_end|>\n");
+    const auto sp = st.format({{"system", "S"}, {"user", "Hi"}}, false);
+    CHECK(sp.text == "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n");
+    CHECK(sp.warning == "chat template: raise_exception: System role not supported; using the built-in chatml format");
+    // a template the interpreter cannot parse: the native format and a warning naming the error
+    const auto bad = ChatTemplate::detect("{% for m in messages %}<|im_start|>{{ m.content }");
+    CHECK(!bad.usesJinja());
+    CHECK(bad.family() == ChatFamily::ChatML);
+    CHECK(bad.warning().rfind("chat template: line 1, column ", 0) == 0);
+    CHECK(bad.warning().find("; using the built-in chatml format of its family") != std::string::npos);
+    CHECK(bad.format({{"user", "Hi"}}, true).text == "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
 }
 
 TEST_CASE("stop ids and encoding through the tokenizer") {

@@ -18,5 +18,6 @@ void registerTrace(CLI::App& app);
 void registerStats(CLI::App& app);
 void registerBench(CLI::App& app);
 void registerCacheSim(CLI::App& app);
+void registerTemplate(CLI::App& app);
 
 }  // namespace moe::cli

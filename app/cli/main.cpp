@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
     moe::cli::registerStats(app);
     moe::cli::registerBench(app);
     moe::cli::registerCacheSim(app);
+    moe::cli::registerTemplate(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

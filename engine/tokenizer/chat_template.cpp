@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "tokenizer/jinja.h"
 #include "tokenizer/tokenizer.h"
 
 namespace moe {
@@ -60,8 +61,14 @@ bool userTurnHasEos(std::string_view src) {
 
 }  // namespace
 
-ChatTemplate ChatTemplate::detect(std::string_view src, std::string bosText, std::string eosText) {
+ChatTemplate ChatTemplate::detect(std::string_view src, std::string bosText, std::string eosText, bool native) {
     ChatTemplate t;
+    std::string jinjaError;
+    if (!src.empty() && !native) {
+        auto parsed = jinja::Template::parse(src);
+        if (parsed.ok()) t.jinja_ = std::make_shared<const jinja::Template>(std::move(parsed).value());
+        else jinjaError = parsed.error().message;
+    }
     if (contains(src, "<|im_start|>")) {
         t.family_ = ChatFamily::ChatML;
         t.defaultSystem_ = extractDefaultSystem(src);
@@ -102,6 +109,13 @@ ChatTemplate ChatTemplate::detect(std::string_view src, std::string bosText, std
         t.eos_ = eosText.empty() ? "<|endoftext|>" : std::move(eosText);
         break;
     }
+    // the interpreter sees the same bos_token / eos_token texts as the native renderers
+    t.jinjaBos_ = t.bos_;
+    t.jinjaEos_ = t.eos_;
+    if (t.jinja_ && t.family_ == ChatFamily::Plain) t.warning_.clear();  // the template renders itself
+    if (!jinjaError.empty())
+        t.warning_ = jinjaError + "; using the built-in " + std::string(t.name()) + " format" +
+                     (t.family_ == ChatFamily::Plain ? "" : " of its family");
     return t;
 }
 
@@ -128,17 +142,35 @@ std::string_view ChatTemplate::name() const {
 ChatPrompt ChatTemplate::format(const std::vector<ChatMessage>& messages, bool addAssistantPrefix) const {
     ChatPrompt p;
     p.warning = warning_;
+    if (jinja_) {
+        nlohmann::ordered_json ctx = {{"messages", nlohmann::ordered_json::array()},
+                                      {"add_generation_prompt", addAssistantPrefix},
+                                      {"bos_token", jinjaBos_},
+                                      {"eos_token", jinjaEos_}};
+        for (const auto& m : messages) ctx["messages"].push_back({{"role", m.role}, {"content", m.content}});
+        auto r = jinja_->render(ctx);
+        if (r.ok()) {
+            p.text = std::move(r).value();
+            return p;
+        }
+        p.warning = r.error().message + "; using the built-in " + std::string(name()) + " format";
+    }
+    p.text = renderNative(messages, addAssistantPrefix);
+    return p;
+}
+
+std::string ChatTemplate::renderNative(const std::vector<ChatMessage>& messages, bool gen) const {
     switch (family_) {
-    case ChatFamily::ChatML: p.text = renderChatML(messages, addAssistantPrefix); break;
+    case ChatFamily::ChatML: return renderChatML(messages, gen);
     case ChatFamily::Llama2:
-    case ChatFamily::Mistral: p.text = renderInst(messages); break;
-    case ChatFamily::Llama3: p.text = renderLlama3(messages, addAssistantPrefix); break;
+    case ChatFamily::Mistral: return renderInst(messages);
+    case ChatFamily::Llama3: return renderLlama3(messages, gen);
     case ChatFamily::Tulu:
     case ChatFamily::Zephyr:
-    case ChatFamily::Phi3: p.text = renderTagged(messages, addAssistantPrefix); break;
-    case ChatFamily::Plain: p.text = renderPlain(messages, addAssistantPrefix); break;
+    case ChatFamily::Phi3: return renderTagged(messages, gen);
+    case ChatFamily::Plain: return renderPlain(messages, gen);
     }
-    return p;
+    return renderPlain(messages, gen);
 }
 
 // Qwen2 / Qwen2.5 / Qwen1.5-MoE (and any ChatML):
@@ -260,7 +292,9 @@ std::vector<std::string> ChatTemplate::stopStrings() const {
     case ChatFamily::Tulu: s = {"<|user|>"}; break;
     case ChatFamily::Zephyr: s = {"<|user|>"}; break;
     case ChatFamily::Phi3: s = {"<|end|>"}; break;
-    case ChatFamily::Plain: s = {"\nUser:"}; break;
+    case ChatFamily::Plain:
+        if (!jinja_) s = {"\nUser:"};  // the plain format's own turn marker
+        break;
     case ChatFamily::Llama2:
     case ChatFamily::Mistral: break;
     }

@@ -1,9 +1,13 @@
-// Chat templates: the family of tokenizer.chat_template is recognised by distinctive substrings
-// and conversations are rendered natively (no Jinja interpreter), character for character as
-// the reference templates of each family render them. Unknown templates fall back to a plain
-// "System: / User: / Assistant:" format with a warning for the caller to show.
+// Chat templates: the model's own tokenizer.chat_template is rendered by the Jinja interpreter
+// (tokenizer/jinja.h), as transformers and llama.cpp render it. The family is also recognised by
+// distinctive substrings, for its stop strings and as the fallback: a template the interpreter
+// cannot parse or render is rendered natively, character for character as the reference
+// template of its family, with a warning naming the error for the caller to show. Unknown
+// templates and files without one fall back to a plain "System: / User: / Assistant:" format,
+// also with a warning.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -11,6 +15,9 @@
 namespace moe {
 
 class Tokenizer;
+namespace jinja {
+class Template;
+}
 
 enum class ChatFamily {
     ChatML,   // <|im_start|>role\n...<|im_end|>\n (Qwen, Qwen-MoE); Qwen's default system prompt kept
@@ -38,18 +45,25 @@ public:
     // source: tokenizer.chat_template (may be empty). bosText / eosText: texts of the model's
     // BOS / EOS tokens, written where the template writes bos_token / eos_token (empty: the
     // family's usual texts, e.g. "<s>" and "</s>" for [INST] templates).
-    static ChatTemplate detect(std::string_view source, std::string bosText = {}, std::string eosText = {});
+    // native: render with the family's built-in renderer even when the interpreter could
+    // render the template (the tests of the native renderers; the fallback otherwise).
+    static ChatTemplate detect(std::string_view source, std::string bosText = {}, std::string eosText = {},
+                               bool native = false);
     // detect() with the tokenizer's template and BOS/EOS texts.
     static ChatTemplate forTokenizer(const Tokenizer& tok);
 
     ChatFamily family() const { return family_; }
     std::string_view name() const;          // "chatml", "llama2", "mistral", "llama3", "tulu", ...
+    // True when format() renders the file's own template with the Jinja interpreter.
+    bool usesJinja() const { return jinja_ != nullptr; }
     const std::string& warning() const { return warning_; }
     const std::string& defaultSystem() const { return defaultSystem_; }
 
     // Renders the conversation; addAssistantPrefix appends the header that opens the
-    // assistant's reply (add_generation_prompt). Roles the family has no place for are
-    // rendered as user turns ([INST] families) or skipped (as the templates skip them).
+    // assistant's reply (add_generation_prompt). With the Jinja interpreter the template decides
+    // everything; a render error (a template's raise_exception, a step limit) falls back to the
+    // native family with the error in the warning. Natively, roles the family has no place for
+    // are rendered as user turns ([INST] families) or skipped (as the templates skip them).
     ChatPrompt format(const std::vector<ChatMessage>& messages, bool addAssistantPrefix) const;
 
     // Strings that end the assistant's turn in this family (for text-level stopping).
@@ -68,6 +82,7 @@ private:
     std::string renderLlama3(const std::vector<ChatMessage>& m, bool gen) const;
     std::string renderTagged(const std::vector<ChatMessage>& m, bool gen) const;  // Tulu, Zephyr, Phi3
     std::string renderPlain(const std::vector<ChatMessage>& m, bool gen) const;
+    std::string renderNative(const std::vector<ChatMessage>& m, bool gen) const;
 
     ChatFamily family_ = ChatFamily::Plain;
     std::string bos_, eos_;
@@ -76,6 +91,8 @@ private:
     bool llama31_ = false;        // Llama 3.1+: "Cutting Knowledge Date" system block
     bool bosInTemplate_ = false;  // Tulu: template starts with bos_token
     std::string warning_;
+    std::shared_ptr<const jinja::Template> jinja_;  // the parsed template; null: native rendering
+    std::string jinjaBos_, jinjaEos_;               // bos_token / eos_token as the file has them
 };
 
 }  // namespace moe
