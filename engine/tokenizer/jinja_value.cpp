@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "tokenizer/unicode.h"
+
 namespace moe::jinja {
 
 // ---- Dict / CallArgs
@@ -252,23 +254,8 @@ uint32_t utf8Decode(std::string_view s, size_t& i) {
 }
 
 void utf8Append(std::string& out, uint32_t cp) {
-    if (cp >= 0xDC80 && cp <= 0xDCFF) {  // an invalid byte kept as it was
-        out += char(cp & 0xFF);
-    } else if (cp < 0x80) {
-        out += char(cp);
-    } else if (cp < 0x800) {
-        out += char(0xC0 | (cp >> 6));
-        out += char(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-        out += char(0xE0 | (cp >> 12));
-        out += char(0x80 | ((cp >> 6) & 0x3F));
-        out += char(0x80 | (cp & 0x3F));
-    } else {
-        out += char(0xF0 | (cp >> 18));
-        out += char(0x80 | ((cp >> 12) & 0x3F));
-        out += char(0x80 | ((cp >> 6) & 0x3F));
-        out += char(0x80 | (cp & 0x3F));
-    }
+    if (cp >= 0xDC80 && cp <= 0xDCFF) out += char(cp & 0xFF);  // an invalid byte kept as it was
+    else unicode::appendUtf8(out, cp);
 }
 
 size_t utf8Length(std::string_view s) {
