@@ -639,3 +639,80 @@ TEST_CASE("stop ids and encoding through the tokenizer") {
 }
 
 }  // TEST_SUITE("chat template")
+
+// ---- end of generation in chats: the file's ids, gpt-oss's <|end|>, the template's turn end
+
+namespace {
+
+// bpeSpec plus control tokens at ids 277.. in the order given.
+Tokenizer bpeWith(std::initializer_list<const char*> controls, std::string chatTemplate = {},
+                  std::optional<int32_t> eot = {}, std::optional<int32_t> eom = {}) {
+    auto s = bpeSpec("qwen2");
+    for (const char* t : controls) {
+        s.tokens.push_back(t);
+        s.tokenTypes.push_back(3);
+    }
+    s.chatTemplate = std::move(chatTemplate);
+    s.eot = eot;
+    s.eom = eom;
+    auto r = Tokenizer::create(s);
+    REQUIRE_MESSAGE(r.ok(), (r.ok() ? "" : r.error().message));
+    return std::move(r).value();
+}
+
+bool has(const std::vector<int32_t>& v, std::optional<int32_t> id) {
+    return id && std::find(v.begin(), v.end(), *id) != v.end();
+}
+
+}  // namespace
+
+TEST_CASE("stop ids: eot and eom from the file, gpt-oss's <|end|> ends a message, not the turn") {
+    // eot / eom ids of names no list knows
+    const auto t = bpeWith({"<my_eot>", "<my_eom>", "<|end|>"}, {}, B_THINK + 1, B_THINK + 2);
+    CHECK(t.eot() == B_THINK + 1);
+    CHECK(t.eom() == B_THINK + 2);
+    CHECK(t.isEog(B_THINK + 1));
+    CHECK(t.isEog(B_THINK + 2));
+    CHECK(t.isEog(*t.tokenId("<|end|>")));  // Phi-3: <|end|> ends the turn
+    // o200k_harmony: <|return|> and <|call|> end the turn; <|end|> only closes a channel's message
+    const char* harmonySrc = "{% for m in messages %}<|start|>{{ m.role }}<|channel|>final<|message|>{{ m.content }}"
+                             "<|end|>{% endfor %}{% if add_generation_prompt %}<|start|>assistant{% endif %}";
+    const auto h = bpeWith({"<|start|>", "<|channel|>", "<|message|>", "<|end|>", "<|return|>", "<|call|>"}, harmonySrc);
+    CHECK_FALSE(h.isEog(*h.tokenId("<|end|>")));
+    CHECK(h.isEog(*h.tokenId("<|return|>")));
+    CHECK(h.isEog(*h.tokenId("<|call|>")));
+    const auto hc = ChatTemplate::forTokenizer(h);
+    CHECK(hc.replyFormat().syntax == ReplyFormat::Syntax::Harmony);
+    CHECK(hc.turnEnd() == "<|end|><|start|>user<|channel|>final<|message|>");
+    const auto hs = hc.stopTokenIds(h);
+    CHECK_FALSE(has(hs, h.tokenId("<|end|>")));
+    CHECK(has(hs, h.tokenId("<|return|>")));
+    CHECK(has(hs, h.tokenId("<|call|>")));
+}
+
+TEST_CASE("stop ids: the special token a template writes after an assistant turn") {
+    // a turn marker no list knows: the template's own end of turn stops the reply
+    const char* src = "{% for m in messages %}<|role|>{{ m.role }}\n{{ m.content }}<|turn_end|>\n{% endfor %}"
+                      "{% if add_generation_prompt %}<|role|>assistant\n{% endif %}";
+    const auto t = bpeWith({"<|role|>", "<|turn_end|>"}, src);
+    CHECK_FALSE(t.isEog(*t.tokenId("<|turn_end|>")));
+    const auto c = ChatTemplate::forTokenizer(t);
+    CHECK(c.usesJinja());
+    CHECK(c.turnEnd() == "<|turn_end|>\n<|role|>user\n");
+    const auto stops = c.stopTokenIds(t);
+    CHECK(has(stops, t.tokenId("<|turn_end|>")));
+    CHECK_FALSE(has(stops, t.tokenId("<|role|>")));
+    CHECK(has(stops, B_EOT));  // eos stays
+    // GLM-4.5 writes no end marker: the next turn's <|user|> is where the reply ends
+    const char* glm = "[gMASK]<sop>{% for m in messages %}<|{{ m.role }}|>\n{{ m.content }}{% endfor %}"
+                      "{% if add_generation_prompt %}<|assistant|>{% endif %}";
+    const auto g = bpeWith({"<|user|>", "<|assistant|>", "<|system|>"}, glm);
+    const auto gc = ChatTemplate::forTokenizer(g);
+    CHECK(gc.turnEnd() == "<|user|>\n");
+    CHECK(has(gc.stopTokenIds(g), g.tokenId("<|user|>")));
+    // text after the assistant turn that is not a special token adds nothing
+    const auto plain = bpeWith({}, "{% for m in messages %}{{ m.role }}: {{ m.content }}\n{% endfor %}");
+    const auto pc = ChatTemplate::forTokenizer(plain);
+    CHECK(pc.turnEnd() == "\nuser: ");
+    CHECK(pc.stopTokenIds(plain) == plain.eogIds());
+}

@@ -1,7 +1,9 @@
 // `moescope gen-model`: writes a random-weight GGUF model of a supported architecture with a
 // real tokenizer (for tests, benchmarks and trying the engine without a downloaded model).
 #include <cstdio>
+#include <fstream>
 #include <map>
+#include <sstream>
 
 #include "cli/commands.h"
 #include "cli/common.h"
@@ -11,7 +13,7 @@ namespace moe::cli {
 
 void registerGenModel(CLI::App& app) {
     struct Opts {
-        std::string arch = "qwen3moe", type = "f32", out;
+        std::string arch = "qwen3moe", type = "f32", out, chatTemplate;
         SynthSpec spec;
         bool mixed = false;
         bool set[12] = {};
@@ -34,6 +36,8 @@ void registerGenModel(CLI::App& app) {
     auto* ctx = cmd->add_option("--n-ctx", o->spec.n_ctx, "context length");
     auto* vocab = cmd->add_option("--n-vocab", o->spec.n_vocab_target, "vocabulary size");
     auto* seed = cmd->add_option("--seed", o->spec.seed, "weight seed");
+    cmd->add_option("--chat-template", o->chatTemplate,
+                    "write this Jinja file as tokenizer.chat_template (default: the family's template)");
     cmd->callback([o, embd, layer, head, headKv, headDim, nExp, nUsed, ff, ffs, ctx, vocab, seed] {
         static const std::map<std::string, Arch> arches = {
             {"llama", Arch::Llama}, {"qwen2moe", Arch::Qwen2Moe}, {"qwen3moe", Arch::Qwen3Moe}, {"olmoe", Arch::Olmoe}};
@@ -62,6 +66,14 @@ void registerGenModel(CLI::App& app) {
         if (*seed) s.seed = g.seed;
         s.weightType = t->second;
         s.mixed = o->mixed;
+        if (!o->chatTemplate.empty()) {
+            std::ifstream in(o->chatTemplate, std::ios::binary);
+            if (!in) return fail("cannot open chat template " + o->chatTemplate);
+            std::ostringstream ss;
+            ss << in.rdbuf();
+            s.chatTemplate = ss.str();
+            if (s.chatTemplate.empty()) return fail(o->chatTemplate + ": the chat template is empty");
+        }
         auto st = writeSynthModel(s, o->out);
         if (!st.ok()) return fail(st.message());
         std::printf("wrote %s (%s, %u layers, %u experts top-%u, n_embd %u, vocab %u)\n", o->out.c_str(), o->arch.c_str(),

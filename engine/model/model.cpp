@@ -133,7 +133,8 @@ Status loadTokenizerSpec(const GgufFile& f, TokenizerSpec& s) {
     }
     const std::pair<const char*, std::optional<int32_t>*> ids[] = {
         {"tokenizer.ggml.bos_token_id", &s.bos},     {"tokenizer.ggml.eos_token_id", &s.eos},
-        {"tokenizer.ggml.eot_token_id", &s.eot},     {"tokenizer.ggml.unknown_token_id", &s.unk},
+        {"tokenizer.ggml.eot_token_id", &s.eot},     {"tokenizer.ggml.eom_token_id", &s.eom},
+        {"tokenizer.ggml.unknown_token_id", &s.unk},
         {"tokenizer.ggml.padding_token_id", &s.pad},
     };
     for (const auto& [key, dst] : ids) {

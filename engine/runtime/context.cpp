@@ -58,7 +58,7 @@ ContextPlan planContext(const std::vector<int32_t>& full, const std::vector<int3
 }
 
 uint32_t chatKeepTokens(const ChatTemplate& tmpl, const Tokenizer& tok, const std::vector<ChatMessage>& conversation,
-                        const std::vector<int32_t>& full) {
+                        const std::vector<int32_t>& full, const ChatOptions& options) {
     std::vector<ChatMessage> system;
     for (const ChatMessage& m : conversation) {
         if (m.role != "system") break;
@@ -66,7 +66,7 @@ uint32_t chatKeepTokens(const ChatTemplate& tmpl, const Tokenizer& tok, const st
     }
     // ChatML inserts its default system prompt before the first turn; alone it renders nothing
     if (system.empty() && !tmpl.defaultSystem().empty()) system.push_back({"system", tmpl.defaultSystem()});
-    return uint32_t(commonPrefix(tmpl.encode(tok, system, false), full));
+    return uint32_t(commonPrefix(tmpl.encode(tok, system, false, options), full));
 }
 
 }  // namespace moe::rt

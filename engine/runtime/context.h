@@ -45,6 +45,6 @@ ContextPlan planContext(const std::vector<int32_t>& full, const std::vector<int3
 // shares with the rendering of its leading system messages alone, the template's default system
 // prompt included).
 uint32_t chatKeepTokens(const ChatTemplate& tmpl, const Tokenizer& tok, const std::vector<ChatMessage>& conversation,
-                        const std::vector<int32_t>& full);
+                        const std::vector<int32_t>& full, const ChatOptions& options = {});
 
 }  // namespace moe::rt

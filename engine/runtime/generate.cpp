@@ -56,14 +56,17 @@ Result<GenerateStats> generate(Backend& backend, const Tokenizer& tok, const std
     for (int32_t i = 0; i < params.maxTokens; ++i) {
         float lp = 0;
         int32_t id = sampler.sample(logits, hist, &lp);
-        if (params.stopAtEog && tok.isEog(id)) {
+        const bool stop = params.stopTokens.empty()
+                              ? tok.isEog(id)
+                              : std::find(params.stopTokens.begin(), params.stopTokens.end(), id) != params.stopTokens.end();
+        if (params.stopAtEog && stop) {
             st.stopReason = "eog";
             break;
         }
         generated.push_back(id);
         hist.push_back(id);
         ++st.generatedTokens;
-        std::string text = tok.decode(generated, false);
+        std::string text = tok.decode(generated, params.renderSpecial);
         // SPM drops a leading space only at the very start; keep the delta relative to what was sent
         size_t ready = completeUtf8(text);
         TokenEvent ev;

@@ -18,6 +18,12 @@ struct GenerateParams {
     int32_t maxTokens = 128;
     SamplerParams sampler;
     bool stopAtEog = true;
+    // The ids that end generation (a chat's ChatTemplate::stopTokenIds); empty: the tokenizer's
+    // end-of-generation ids.
+    std::vector<int32_t> stopTokens;
+    // Streamed text includes control tokens' texts (a chat's reply parser reads gpt-oss's
+    // <|channel|> markers); false: only normal and user-defined tokens are text.
+    bool renderSpecial = false;
     // At nCtx: stop, or shift. A shift needs every cached token (`history` of exactly pos0
     // tokens); without them generation stops.
     ContextPolicy context;

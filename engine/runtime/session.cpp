@@ -41,6 +41,8 @@ ModelFacts describeModel(const Model& model, const std::string& path) {
     if (model.tokenizer) {
         ChatTemplate tmpl = ChatTemplate::forTokenizer(*model.tokenizer);
         f.chatTemplate = std::string(tmpl.name());
+        f.templateJinja = tmpl.usesJinja();
+        f.replyFormat = tmpl.replyFormat();
         f.templateWarning = tmpl.warning();
         f.defaultSystem = tmpl.defaultSystem();
     }
@@ -392,7 +394,15 @@ void Session::Engine::generate(const GenerateCmd& g) {
     }
     const Tokenizer& tok = *model->tokenizer;
     const ChatTemplate tmpl = ChatTemplate::forTokenizer(tok);
-    std::vector<int32_t> full = g.completion ? tok.encode(g.prompt, true, true) : tmpl.encode(tok, g.conversation, true);
+    std::vector<int32_t> full;
+    bool opensReasoning = false;
+    if (g.completion) {
+        full = tok.encode(g.prompt, true, true);
+    } else {
+        const ChatPrompt prompt = tmpl.format(g.conversation, true, g.chatOptions);
+        opensReasoning = prompt.opensReasoning;
+        full = tmpl.encode(tok, g.conversation, true, g.chatOptions);
+    }
     if (full.empty()) {
         done.error = "the prompt is empty";
         return s.emit(std::move(done));
@@ -400,12 +410,13 @@ void Session::Engine::generate(const GenerateCmd& g) {
     // the context window: the cached prefix is reused, a conversation past nCtx is shifted
     // (chat: the system prompt kept; completion: BOS kept)
     const uint32_t nKeep = g.completion ? uint32_t(tok.bos() && full[0] == *tok.bos())
-                                        : chatKeepTokens(tmpl, tok, g.conversation, full);
+                                        : chatKeepTokens(tmpl, tok, g.conversation, full, g.chatOptions);
     ContextPlan plan = planContext(full, inCache, nKeep, dropped, backend->nCtx());
     PromptEvent pe;
     pe.ids = plan.window;
     for (int32_t id : plan.window) pe.pieces.push_back(tok.tokenPiece(id));
     pe.reused = plan.reuse;
+    pe.opensReasoning = opensReasoning;
     s.emit(std::move(pe));
 
     std::vector<int32_t> fresh(plan.window.begin() + long(plan.reuse), plan.window.end());
@@ -417,6 +428,10 @@ void Session::Engine::generate(const GenerateCmd& g) {
     dropped = plan.dropped;
     GenerateParams params = g.params;
     params.context = {true, nKeep};
+    if (!g.completion) {
+        params.stopTokens = tmpl.stopTokenIds(tok);
+        params.renderSpecial = tmpl.replyFormat().syntax == ReplyFormat::Syntax::Harmony;
+    }
     params.onContextShift = [this](uint32_t kept, uint32_t cut) { s.emit(ContextShiftEvent{kept, cut}); };
     auto r = rt::generate(*backend, tok, fresh, params, [&](const TokenEvent& te) {
         if (s.stopRequested()) return false;

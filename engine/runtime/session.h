@@ -38,6 +38,8 @@ struct ModelFacts {
     uint64_t fileBytes = 0;
     std::vector<std::pair<std::string, uint32_t>> tensorTypes;  // type name -> number of tensors
     std::string chatTemplate;       // family name ("chatml", ..., "plain")
+    bool templateJinja = false;     // the model's own template is rendered (else the family's built-in format)
+    ReplyFormat replyFormat;        // its reasoning / channel / tool-call markers
     std::string templateWarning;
     std::string defaultSystem;      // the template's default system prompt, if any
 };
@@ -56,7 +58,8 @@ struct GenerateCmd {
     bool completion = false;              // true: `prompt` as raw text (BOS as the tokenizer says)
     std::string prompt;
     std::vector<ChatMessage> conversation;  // chat: rendered with the model's chat template
-    GenerateParams params;                // params.context is set by the session (shift)
+    ChatOptions chatOptions;              // chat: enable_thinking, reasoning_effort, tools
+    GenerateParams params;                // params.context, stopTokens, renderSpecial: set by the session
 };
 // Routing policies (cpu/routing_policy.h), resolved against the model; layer l takes the
 // parameters policy l resolves to for layer l. Applies live, from the next step.
@@ -117,6 +120,7 @@ struct PromptEvent {
     std::vector<int32_t> ids;
     std::vector<std::string> pieces;
     uint32_t reused = 0;
+    bool opensReasoning = false;  // chat: the prompt ends inside a thinking block (the reply starts in it)
 };
 struct TokenOutEvent {
     int32_t id = 0;

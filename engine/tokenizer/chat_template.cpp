@@ -116,7 +116,24 @@ ChatTemplate ChatTemplate::detect(std::string_view src, std::string bosText, std
     if (!jinjaError.empty())
         t.warning_ = jinjaError + "; using the built-in " + std::string(t.name()) + " format" +
                      (t.family_ == ChatFamily::Plain ? "" : " of its family");
+    t.reply_ = t.jinja_ ? ReplyFormat::detect(src) : ReplyFormat{};
+    t.turnEnd_ = t.probeTurnEnd();
     return t;
+}
+
+// Renders user / assistant / user with sentinel contents and returns what lies between the
+// assistant's content and the next user content.
+std::string ChatTemplate::probeTurnEnd() const {
+    constexpr std::string_view A = "moescopeprobeassistant", U2 = "moescopeprobeuser2";
+    const std::string text = format({{"user", "moescopeprobeuser1"}, {"assistant", std::string(A)},
+                                     {"user", std::string(U2)}},
+                                    false)
+                                 .text;
+    const size_t a = text.find(A);
+    if (a == std::string::npos) return {};
+    const size_t u = text.find(U2, a + A.size());
+    if (u == std::string::npos) return {};
+    return text.substr(a + A.size(), u - a - A.size());
 }
 
 ChatTemplate ChatTemplate::forTokenizer(const Tokenizer& tok) {
@@ -139,18 +156,45 @@ std::string_view ChatTemplate::name() const {
     return "plain";
 }
 
-ChatPrompt ChatTemplate::format(const std::vector<ChatMessage>& messages, bool addAssistantPrefix) const {
+nlohmann::ordered_json ChatTemplate::context(const std::vector<ChatMessage>& messages, bool addAssistantPrefix,
+                                             const ChatOptions& o) const {
+    using J = nlohmann::ordered_json;
+    J ctx = {{"messages", J::array()},
+             {"add_generation_prompt", addAssistantPrefix},
+             {"bos_token", jinjaBos_},
+             {"eos_token", jinjaEos_}};
+    for (const auto& m : messages) {
+        J msg = {{"role", m.role}, {"content", m.content}};
+        if (!m.reasoning.empty()) {
+            msg["reasoning_content"] = m.reasoning;
+            msg["thinking"] = m.reasoning;
+        }
+        if (!m.toolCalls.empty()) {
+            J calls = J::array();
+            for (const auto& c : m.toolCalls) {
+                J args = J::parse(c.arguments, nullptr, false);
+                if (args.is_discarded()) args = c.arguments;
+                calls.push_back({{"type", "function"}, {"function", {{"name", c.name}, {"arguments", args}}}});
+            }
+            msg["tool_calls"] = std::move(calls);
+        }
+        ctx["messages"].push_back(std::move(msg));
+    }
+    if (o.thinking >= 0) ctx["enable_thinking"] = o.thinking == 1;
+    if (!o.reasoningEffort.empty()) ctx["reasoning_effort"] = o.reasoningEffort;
+    if (!o.tools.is_null()) ctx["tools"] = o.tools;
+    return ctx;
+}
+
+ChatPrompt ChatTemplate::format(const std::vector<ChatMessage>& messages, bool addAssistantPrefix,
+                                const ChatOptions& options) const {
     ChatPrompt p;
     p.warning = warning_;
     if (jinja_) {
-        nlohmann::ordered_json ctx = {{"messages", nlohmann::ordered_json::array()},
-                                      {"add_generation_prompt", addAssistantPrefix},
-                                      {"bos_token", jinjaBos_},
-                                      {"eos_token", jinjaEos_}};
-        for (const auto& m : messages) ctx["messages"].push_back({{"role", m.role}, {"content", m.content}});
-        auto r = jinja_->render(ctx);
+        auto r = jinja_->render(context(messages, addAssistantPrefix, options));
         if (r.ok()) {
             p.text = std::move(r).value();
+            p.opensReasoning = addAssistantPrefix && reply_.promptOpensReasoning(p.text);
             return p;
         }
         p.warning = r.error().message + "; using the built-in " + std::string(name()) + " format";
@@ -304,16 +348,27 @@ std::vector<std::string> ChatTemplate::stopStrings() const {
 
 std::vector<int32_t> ChatTemplate::stopTokenIds(const Tokenizer& tok) const {
     std::vector<int32_t> ids = tok.eogIds();
-    for (const auto& s : stopStrings()) {
-        const auto id = tok.tokenId(s);
+    auto add = [&](std::optional<int32_t> id) {
         if (id && std::find(ids.begin(), ids.end(), *id) == ids.end()) ids.push_back(*id);
+    };
+    for (const auto& s : stopStrings()) add(tok.tokenId(s));
+    if (!turnEnd_.empty()) {
+        const std::vector<int32_t> end = tok.encode(turnEnd_, false, true);
+        if (!end.empty() && (tok.tokenType(end[0]) == TokenType::Control || tok.tokenType(end[0]) == TokenType::UserDefined))
+            add(end[0]);
+    }
+    if (reply_.syntax == ReplyFormat::Syntax::Harmony) {
+        add(tok.tokenId("<|return|>"));
+        add(tok.tokenId("<|call|>"));
+        if (const auto end = tok.tokenId("<|end|>"); end && end != tok.eos())
+            ids.erase(std::remove(ids.begin(), ids.end(), *end), ids.end());
     }
     return ids;
 }
 
 std::vector<int32_t> ChatTemplate::encode(const Tokenizer& tok, const std::vector<ChatMessage>& messages,
-                                          bool addAssistantPrefix) const {
-    std::vector<int32_t> ids = tok.encode(format(messages, addAssistantPrefix).text, false, true);
+                                          bool addAssistantPrefix, const ChatOptions& options) const {
+    std::vector<int32_t> ids = tok.encode(format(messages, addAssistantPrefix, options).text, false, true);
     if (tok.addBos() && tok.bos() && (ids.empty() || ids[0] != *tok.bos())) ids.insert(ids.begin(), *tok.bos());
     return ids;
 }

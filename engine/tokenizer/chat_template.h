@@ -12,6 +12,10 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
+#include "tokenizer/chat_reply.h"
+
 namespace moe {
 
 class Tokenizer;
@@ -31,13 +35,27 @@ enum class ChatFamily {
 };
 
 struct ChatMessage {
-    std::string role;  // "system", "user", "assistant"
+    std::string role;  // "system", "user", "assistant", "tool"
     std::string content;
+    // assistant turns: the reasoning and tool calls of the reply (chat_reply.h). The template
+    // sees them as reasoning_content and thinking, and as tool_calls in the OpenAI form
+    // ({"type": "function", "function": {"name", "arguments"}}, arguments as JSON when they parse);
+    // the native renderers drop them.
+    std::string reasoning;
+    std::vector<ToolCall> toolCalls;
+};
+
+// Variables of the template beyond the conversation.
+struct ChatOptions {
+    int thinking = -1;                  // enable_thinking: 0 false, 1 true, -1 left undefined (the template's default)
+    std::string reasoningEffort;        // reasoning_effort (gpt-oss: low | medium | high); empty: undefined
+    nlohmann::ordered_json tools;       // tools (OpenAI form); null: undefined
 };
 
 struct ChatPrompt {
     std::string text;     // contains the family's special-token texts: encode with parseSpecial
     std::string warning;  // non-empty when the template was not recognised (plain format used)
+    bool opensReasoning = false;  // the prompt ends inside a thinking block: the reply starts with reasoning
 };
 
 class ChatTemplate {
@@ -64,17 +82,32 @@ public:
     // everything; a render error (a template's raise_exception, a step limit) falls back to the
     // native family with the error in the warning. Natively, roles the family has no place for
     // are rendered as user turns ([INST] families) or skipped (as the templates skip them).
-    ChatPrompt format(const std::vector<ChatMessage>& messages, bool addAssistantPrefix) const;
+    ChatPrompt format(const std::vector<ChatMessage>& messages, bool addAssistantPrefix,
+                      const ChatOptions& options = {}) const;
+
+    // The markers of reasoning, channels and tool calls in this template's replies.
+    const ReplyFormat& replyFormat() const { return reply_; }
+    // What the template writes right after an assistant turn's content (up to the next turn's
+    // content): "<|im_end|>\n<|im_start|>user\n" for ChatML. Found by rendering a probe
+    // conversation; empty when the template cannot render one.
+    const std::string& turnEnd() const { return turnEnd_; }
 
     // Strings that end the assistant's turn in this family (for text-level stopping).
     std::vector<std::string> stopStrings() const;
-    // The tokenizer's EOG ids plus every stop string that is a single token of the vocabulary.
+    // Ids that end generation in a chat: the tokenizer's end-of-generation ids (eos, eot, eom
+    // and the end-of-turn control tokens), every stop string that is one token, and the first
+    // token of turnEnd() when it is a special token. Harmony templates end a message, not the
+    // turn, with <|end|>: there it is left out (the turn ends with <|return|> or <|call|>).
     std::vector<int32_t> stopTokenIds(const Tokenizer& tok) const;
 
     // format() then encode with parseSpecial; BOS is prepended per the tokenizer's add_bos
     // unless the rendered text already starts with it.
     std::vector<int32_t> encode(const Tokenizer& tok, const std::vector<ChatMessage>& messages,
-                                bool addAssistantPrefix) const;
+                                bool addAssistantPrefix, const ChatOptions& options = {}) const;
+    // The template context of a conversation: messages (with reasoning and tool calls as above),
+    // add_generation_prompt, bos_token, eos_token and the options' variables.
+    nlohmann::ordered_json context(const std::vector<ChatMessage>& messages, bool addAssistantPrefix,
+                                   const ChatOptions& options = {}) const;
 
 private:
     std::string renderChatML(const std::vector<ChatMessage>& m, bool gen) const;
@@ -83,6 +116,7 @@ private:
     std::string renderTagged(const std::vector<ChatMessage>& m, bool gen) const;  // Tulu, Zephyr, Phi3
     std::string renderPlain(const std::vector<ChatMessage>& m, bool gen) const;
     std::string renderNative(const std::vector<ChatMessage>& m, bool gen) const;
+    std::string probeTurnEnd() const;
 
     ChatFamily family_ = ChatFamily::Plain;
     std::string bos_, eos_;
@@ -91,6 +125,8 @@ private:
     bool llama31_ = false;        // Llama 3.1+: "Cutting Knowledge Date" system block
     bool bosInTemplate_ = false;  // Tulu: template starts with bos_token
     std::string warning_;
+    ReplyFormat reply_;
+    std::string turnEnd_;
     std::shared_ptr<const jinja::Template> jinja_;  // the parsed template; null: native rendering
     std::string jinjaBos_, jinjaEos_;               // bos_token / eos_token as the file has them
 };

@@ -16,9 +16,11 @@ namespace {
 constexpr std::string_view SPM_SPACE = "\xE2\x96\x81";
 
 // Control tokens that end a turn in the common chat formats (llama.cpp treats them the same way).
-constexpr std::array<std::string_view, 10> EOG_TEXTS{
+// gpt-oss ends a turn with <|return|> or <|call|>; its <|end|> only ends a message (the analysis
+// channel), so a vocabulary with both of them leaves <|end|> out.
+constexpr std::array<std::string_view, 11> EOG_TEXTS{
     "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|end_of_text|>",
-    "<|eom_id|>", "<EOT>", "<|return|>",
+    "<|eom_id|>", "<EOT>", "<|return|>", "<|call|>",
     "<\xEF\xBD\x9C" "end\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>",  // DeepSeek, full-width bars
 };
 
@@ -96,7 +98,8 @@ Result<Tokenizer> Tokenizer::create(TokenizerSpec spec) {
                              " in tokenizer.ggml.token_type (valid: 0..6)");
     }
     const std::pair<const char*, std::optional<int32_t>> ids[] = {
-        {"bos", spec.bos}, {"eos", spec.eos}, {"eot", spec.eot}, {"unknown", spec.unk}, {"padding", spec.pad}};
+        {"bos", spec.bos}, {"eos", spec.eos}, {"eot", spec.eot}, {"eom", spec.eom}, {"unknown", spec.unk},
+        {"padding", spec.pad}};
     for (const auto& [name, id] : ids) {
         if (id && (*id < 0 || size_t(*id) >= n))
             return makeError(std::string("tokenizer: tokenizer.ggml.") + name + "_token_id = " + std::to_string(*id) +
@@ -105,6 +108,7 @@ Result<Tokenizer> Tokenizer::create(TokenizerSpec spec) {
     t.bos_ = spec.bos;
     t.eos_ = spec.eos;
     t.eot_ = spec.eot;
+    t.eom_ = spec.eom;
     t.unk_ = spec.unk;
     t.pad_ = spec.pad;
     if (t.kind_ == Kind::Bpe) {
@@ -140,7 +144,7 @@ Status Tokenizer::buildTables(const TokenizerSpec& spec) {
         if (haveTypes) {
             tok.type = TokenType(spec.tokenTypes[i]);
         } else {
-            const bool isIdSpecial = int32_t(i) == bos_ || int32_t(i) == eos_ || int32_t(i) == eot_ ||
+            const bool isIdSpecial = int32_t(i) == bos_ || int32_t(i) == eos_ || int32_t(i) == eot_ || int32_t(i) == eom_ ||
                                      int32_t(i) == unk_ || int32_t(i) == pad_;
             const bool looksSpecial = tok.text.size() >= 4 && tok.text.starts_with("<|") && tok.text.ends_with("|>");
             if (isIdSpecial || looksSpecial) tok.type = TokenType::Control;
@@ -200,10 +204,15 @@ Status Tokenizer::buildTables(const TokenizerSpec& spec) {
     };
     addEog(eos_);
     addEog(eot_);
-    for (std::string_view text : EOG_TEXTS) {
+    addEog(eom_);
+    auto control = [&](std::string_view text) -> std::optional<int32_t> {
         auto it = textToId_.find(text);
-        if (it != textToId_.end() && vocab_[it->second].type == TokenType::Control) addEog(it->second);
-    }
+        if (it == textToId_.end() || vocab_[it->second].type != TokenType::Control) return std::nullopt;
+        return it->second;
+    };
+    const bool harmony = control("<|return|>") && control("<|call|>");
+    for (std::string_view text : EOG_TEXTS)
+        if (!(harmony && text == "<|end|>")) addEog(control(text));
     return {};
 }
 

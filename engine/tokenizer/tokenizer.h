@@ -36,7 +36,7 @@ struct TokenizerSpec {
     std::vector<float> scores;         // tokenizer.ggml.scores (may be empty)
     std::vector<int32_t> tokenTypes;   // tokenizer.ggml.token_type (may be empty)
     std::vector<std::string> merges;   // tokenizer.ggml.merges ("left right"), gpt2 only
-    std::optional<int32_t> bos, eos, eot, unk, pad;  // tokenizer.ggml.*_token_id
+    std::optional<int32_t> bos, eos, eot, eom, unk, pad;  // tokenizer.ggml.*_token_id
     std::optional<bool> addBos, addEos;               // tokenizer.ggml.add_bos_token / add_eos_token
     bool addSpacePrefix = true;        // tokenizer.ggml.add_space_prefix (SPM only)
     std::string chatTemplate;          // tokenizer.chat_template
@@ -72,8 +72,8 @@ public:
     // byte-level token may hold a partial UTF-8 sequence. Empty for invalid ids.
     std::string tokenPiece(int32_t id, bool renderSpecial = true) const;
 
-    // End of generation: EOS, EOT and control tokens named like an end-of-turn
-    // (<|im_end|>, <|eot_id|>, <|endoftext|>, <|end|>, <end_of_turn>, ...).
+    // End of generation: EOS, EOT, EOM and control tokens named like an end-of-turn
+    // (<|im_end|>, <|eot_id|>, <|endoftext|>, <|end|>, <end_of_turn>, ...; not gpt-oss's <|end|>).
     bool isEog(int32_t id) const;
     const std::vector<int32_t>& eogIds() const { return eog_; }
 
@@ -93,6 +93,7 @@ public:
     std::optional<int32_t> bos() const { return bos_; }
     std::optional<int32_t> eos() const { return eos_; }
     std::optional<int32_t> eot() const { return eot_; }
+    std::optional<int32_t> eom() const { return eom_; }
     std::optional<int32_t> unk() const { return unk_; }
     std::optional<int32_t> pad() const { return pad_; }
     bool addBos() const { return addBos_; }
@@ -144,7 +145,7 @@ private:
     std::vector<int32_t> specials_;                  // matchable tokens, longest text first
     std::array<bool, 256> specialFirstByte_{};
     std::vector<int32_t> eog_;
-    std::optional<int32_t> bos_, eos_, eot_, unk_, pad_;
+    std::optional<int32_t> bos_, eos_, eot_, eom_, unk_, pad_;
     bool addBos_ = false, addEos_ = false, addSpacePrefix_ = true;
     std::string chatTemplate_;
 };
