@@ -178,6 +178,34 @@ void fuzzChat(std::string_view in) {
     (void)t.stopStrings();
     (void)t.stopTokenIds(bpe);
     (void)t.encode(bpe, messages, true);
+    // the replies: each message's text parsed with the template's markers (and every marker
+    // family), the spans covering it in order; streamed in uneven pieces, the same parts
+    for (const ReplyFormat& f : {t.replyFormat(), ReplyFormat::detect("</think><tool_call>"),
+                                 ReplyFormat::detect("<|channel|><|message|>")}) {
+        for (const auto& m : messages) {
+            for (bool open : {false, true}) {
+                const ParsedReply r = f.parse(m.content, open);
+                size_t at = 0;
+                for (const auto& sp : r.spans) {
+                    check(sp.begin == at && sp.end > sp.begin, "reply spans cover the text in order", in);
+                    check(sp.firstCall + sp.calls <= r.toolCalls.size(), "reply span calls in range", in);
+                    at = sp.end;
+                }
+                check(at == m.content.size(), "reply spans end at the text's end", in);
+                ReplyStream st(f, open);
+                std::string reasoning;
+                for (size_t i = 0, n = 1; i < m.content.size(); i += n, n = n % 5 + 1)
+                    for (const auto& p : st.feed(std::string_view(m.content).substr(i, n)))
+                        if (p.part == ReplyPart::Reasoning) reasoning += p.text;
+                for (const auto& p : st.finish())
+                    if (p.part == ReplyPart::Reasoning) reasoning += p.text;
+                std::string whole;
+                for (const auto& sp : r.spans)
+                    if (sp.part == ReplyPart::Reasoning) whole += m.content.substr(sp.begin, sp.end - sp.begin);
+                check(reasoning == whole, "streamed reasoning equals the parsed reasoning", in);
+            }
+        }
+    }
 }
 
 }  // namespace
