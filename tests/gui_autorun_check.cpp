@@ -8,8 +8,14 @@
 // (the GUI's --export-trace): a version 1 trace of every evaluated token with the context's ids;
 // with the cache, its forward steps carry the live counters, which equal the dump's and what
 // the offline simulator (cache::replay) computes from the trace's routing.
+// Chat runs (--autorun --chat) are checked without the CLI: --expect reasoning (the model's own
+// template opened a thinking block in the prompt, so the whole reply is reasoning: the dump's
+// reply has its text as reasoning, an empty answer, every generated token of the reasoning);
+// --expect-warning TEXT (the template fell back to a built-in format: the facts and the chat
+// panel's template line say so, the warning ends with TEXT).
 //   gui_autorun_check --png F --width W --height H --dump F.json --cli F.jsonl
 //                     [--cache N --cli-reference F.jsonl] [--trace F]
+//   gui_autorun_check --png F --width W --height H --dump F.json (--expect reasoning | --expect-warning TEXT)
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -212,6 +218,71 @@ void checkDump(const nlohmann::json& d, const std::string& cliPath, const std::s
           "no Vulkan validation messages (engine " + v["engine"].dump() + ", gui " + v["gui"].dump() + ")");
 }
 
+std::string trimmed(const std::string& s) {
+    const size_t b = s.find_first_not_of(" \t\n\r\f\v");
+    return b == std::string::npos ? std::string() : s.substr(b, s.find_last_not_of(" \t\n\r\f\v") - b + 1);
+}
+
+bool endsWith(const std::string& s, const std::string& tail) {
+    return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+}
+
+// A chat run: the reply and its parts as the chat panel shows them, the template facts.
+void checkChatReply(const nlohmann::json& d, const std::string& expect, const std::string& warning) {
+    if (d.is_null()) return;
+    check(d.value("mode", std::string()) == "chat", "the run was a chat (mode " + d["mode"].dump() + ")");
+    check(d.value("autorun_error", std::string("?")).empty(), "the autorun finished (" + d["autorun_error"].dump() + ")");
+    const auto& m = d["model"];
+    check(m.is_object(), "the model panel has facts");
+    if (!m.is_object()) return;
+    const auto& msgs = d["messages"];
+    check(msgs.is_array() && msgs.size() == 2 && msgs[0].value("role", "") == "user" &&
+              msgs[1].value("role", "") == "assistant",
+          "the chat shows the user's message and the reply");
+    if (!msgs.is_array() || msgs.size() != 2) return;
+    const auto& r = msgs[1];
+    const std::string text = d.value("generated_text", std::string());
+    const size_t generated = d["generated_token_ids"].size();
+    check(generated > 0 && !text.empty(), "the model generated tokens (" + std::to_string(generated) + ")");
+    check(r["token_parts"].size() == generated, "every generated token has its part in the reply (" +
+                                                    std::to_string(r["token_parts"].size()) + ")");
+    if (expect == "reasoning") {
+        check(m.value("template_jinja", false), "the model's own template is rendered (template_jinja)");
+        const std::string line = m.value("template_line", std::string());
+        check(line.rfind("template: the model's own (Jinja), ", 0) == 0, "the chat panel says so: " + line);
+        check(m.value("template_warning", std::string("?")).empty(), "no template warning (" +
+                                                                        m["template_warning"].dump() + ")");
+        check(m.value("reply_format", std::string()).find("<think>...</think>") != std::string::npos,
+              "the reply format has the think tags (" + m["reply_format"].dump() + ")");
+        // the prompt as the model saw it ends inside the block its template opened
+        std::string prompt;
+        const int first = r.value("first_pos", -1);
+        for (const auto& t : d["tokens"])
+            if (t.value("pos", 0) < first) prompt += t.value("text", std::string());
+        check(endsWith(prompt, "<think>\n"), "the chat prompt ends with \"<think>\\n\"");
+        check(r.value("reasoning", std::string("?")) == trimmed(text),
+              "the generated text is the reply's reasoning:\n  reasoning: " + r["reasoning"].dump() + "\n  generated: " +
+                  nlohmann::json(text).dump());
+        check(r.value("content", std::string("?")).empty(), "the reply's answer is empty (" + r["content"].dump() + ")");
+        check(r["tool_calls"].empty(), "no tool calls");
+        bool all = !r["token_parts"].empty();
+        for (const auto& p : r["token_parts"]) all &= p == "reasoning";
+        check(all, "every generated token is shown in the thinking node (" + r["token_parts"].dump() + ")");
+    } else {
+        const std::string w = m.value("template_warning", std::string());
+        check(endsWith(w, warning), "the template warning ends with \"" + warning + "\": " + w);
+        check(!m.value("template_jinja", true), "the built-in format is used (template_jinja false)");
+        check(m.value("template_line", std::string()) == "template: built-in " + m.value("chat_template", std::string()),
+              "the chat panel's template line says so: " + m["template_line"].dump());
+        check(m.value("chat_template", std::string()) == "chatml", "the family is chatml (" + m["chat_template"].dump() + ")");
+        check(r.value("content", std::string()) == trimmed(text) || r.value("content", std::string()) == text,
+              "without reply markers the generated text is the answer");
+    }
+    const auto& v = d["validation_messages"];
+    check(v["engine"].get<int>() == 0 && v["gui"].get<int>() == 0,
+          "no Vulkan validation messages (engine " + v["engine"].dump() + ", gui " + v["gui"].dump() + ")");
+}
+
 // The exported trace: the context's evaluated tokens; with the cache, live counters per forward
 // step equal to the dump's totals and to the simulator's replay of the same routing.
 void checkTrace(const std::string& path, const nlohmann::json& d, int budget) {
@@ -257,7 +328,7 @@ void checkTrace(const std::string& path, const nlohmann::json& d, int budget) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    std::string png, dump, cli, reference, trace;
+    std::string png, dump, cli, reference, trace, expect, warning;
     int w = 0, h = 0, cache = 0;
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string k = argv[i], v = argv[i + 1];
@@ -269,13 +340,24 @@ int main(int argc, char** argv) {
         else if (k == "--cli-reference") reference = v;
         else if (k == "--cache") cache = std::stoi(v);
         else if (k == "--trace") trace = v;
+        else if (k == "--expect") expect = v;
+        else if (k == "--expect-warning") warning = v;
     }
-    if (png.empty() || dump.empty() || cli.empty() || !w || !h) {
+    const bool chat = expect == "reasoning" || !warning.empty();
+    if (png.empty() || dump.empty() || (cli.empty() && !chat) || !w || !h || !(expect.empty() || expect == "reasoning")) {
         std::fprintf(stderr, "usage: gui_autorun_check --png F --width W --height H --dump F.json --cli F.jsonl "
-                             "[--cache N --cli-reference F.jsonl] [--trace F]\n");
+                             "[--cache N --cli-reference F.jsonl] [--trace F]\n"
+                             "       gui_autorun_check --png F --width W --height H --dump F.json "
+                             "(--expect reasoning | --expect-warning TEXT)\n");
         return 2;
     }
     const nlohmann::json d = readDump(dump);
+    if (chat) {
+        checkPng(png, w, h, nullptr);
+        checkChatReply(d, expect, warning);
+        std::printf("%s\n", failures ? "gui chat reply check FAILED" : "gui chat reply check passed");
+        return failures ? 1 : 0;
+    }
     const bool withCache = cache > 0 && d.is_object() && d.contains("cache");
     checkPng(png, w, h, withCache ? &d["cache"] : nullptr);
     checkDump(d, cli, reference);

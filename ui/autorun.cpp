@@ -164,15 +164,29 @@ nlohmann::json dumpState(const AppState& s, const Autorun& run, const AppOptions
                  {"layers", f.layers}, {"experts", f.experts}, {"experts_used", f.expertsUsed},
                  {"shared_experts", f.sharedExperts}, {"params_total", f.paramsTotal},
                  {"params_active", f.paramsActive}, {"context_length", f.contextLength}, {"n_ctx", f.nCtx},
-                 {"tensor_types", types}, {"chat_template", f.chatTemplate}};
+                 {"tensor_types", types}, {"chat_template", f.chatTemplate}, {"template_jinja", f.templateJinja},
+                 {"template_line", templateLine(f)}, {"reply_format", f.replyFormat.describe()},
+                 {"template_warning", f.templateWarning}};
     }
     const Conversation& c = s.conv;
     std::string reply;
     json promptIds = json::array(), replyIds = json::array(), tokens = json::array();
     int32_t firstGen = -1;
     if (!c.messages.empty() && c.messages.back().role == "assistant") {
-        reply = c.messages.back().content;
-        firstGen = c.messages.back().firstPos;
+        // what the model generated, markers included (a reply's parts are in "messages")
+        const MessageView& m = c.messages.back();
+        reply = m.raw.empty() ? m.content : m.raw;
+        firstGen = m.firstPos;
+    }
+    // the messages as the chat panel shows them: each reply's reasoning, answer and tool calls,
+    // and the part every generated token is shown in
+    json messages = json::array();
+    for (const MessageView& m : c.messages) {
+        json calls = json::array(), parts = json::array();
+        for (const ToolCall& tc : m.toolCalls) calls.push_back({{"name", tc.name}, {"arguments", tc.arguments}});
+        for (ReplyPart p : tokenParts(m)) parts.push_back(replyPartName(p));
+        messages.push_back({{"role", m.role}, {"content", m.content}, {"reasoning", m.reasoning}, {"tool_calls", calls},
+                            {"in_reasoning", m.inReasoning}, {"first_pos", m.firstPos}, {"token_parts", parts}});
     }
     for (size_t p = 0; p < c.tokens.size(); ++p) {
         const TokenView& t = c.tokens[p];
@@ -209,6 +223,9 @@ nlohmann::json dumpState(const AppState& s, const Autorun& run, const AppOptions
             {"mode", s.chat.settings.completion ? "completion" : "chat"},
             {"prompt", opts.autorun ? opts.prompt : c.promptText},
             {"generated_text", reply},
+            {"messages", messages},
+            {"chat_settings",
+             {{"thinking", s.chat.settings.thinking}, {"reasoning_effort", s.chat.settings.reasoningEffort}}},
             {"prompt_token_ids", promptIds},
             {"generated_token_ids", replyIds},
             {"stop_reason", s.chat.stopReason},

@@ -32,7 +32,9 @@ struct Autorun {
 // moves through the phases. True when this frame must be captured.
 bool stepAutorun(Autorun& run, AppState& s, const AppOptions& opts, UiActions& act);
 
-// What the panels show, as JSON: model facts, prompt and reply (text and token ids), routing of
+// What the panels show, as JSON: model facts (the template line and warning, the reply format),
+// prompt and reply (text and token ids), the messages with each reply's reasoning, answer, tool
+// calls and the part of each of its tokens, routing of
 // every token, expert load, routing policy, the expert cache (budget, policy, prefetch, per-layer
 // hits / misses / evictions, slots, timeline, slot colours), tok/s, kernel times, memory,
 // validation, and the --then-open attempts.

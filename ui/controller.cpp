@@ -30,6 +30,7 @@ void onLoaded(AppState& s, const rt::ModelLoadedEvent& e) {
     s.perf.backend = e.facts.backend;
     s.perf.prefill.reset();
     s.perf.decode.reset();
+    s.conv.replyFormat = e.facts.replyFormat;  // its replies are split by its own markers
     // a budget change rebuilt the same model: routing, context views and timeline stay
     if (e.reload) return;
     // a new model starts with its own routing; the messages stay (the chat can go on with it)
@@ -125,7 +126,7 @@ void onDone(AppState& s, const rt::GenerationDoneEvent& e) {
     s.perf.engineValidationMessages = e.validationMessages;
     if (!e.error.empty()) {
         c.status = "error: " + e.error;
-        if (!s.conv.messages.empty() && s.conv.messages.back().role == "assistant" && s.conv.messages.back().content.empty())
+        if (!s.conv.messages.empty() && s.conv.messages.back().role == "assistant" && s.conv.messages.back().raw.empty())
             s.conv.messages.pop_back();
         return;
     }
@@ -138,14 +139,11 @@ void onDone(AppState& s, const rt::GenerationDoneEvent& e) {
 // Starts a reply to the conversation as it stands (the last message is the user's).
 void generate(AppState& s, rt::Session& session) {
     const ChatSettings& cs = s.chat.settings;
-    rt::GenerateCmd g;
-    g.completion = cs.completion;
-    if (cs.completion) g.prompt = completionText(s.conv);
-    else g.conversation = chatMessages(s.conv, cs);
-    g.params.maxTokens = cs.maxTokens;
-    g.params.sampler = cs.sampler;
+    rt::GenerateCmd g = generateCommand(s);
     s.conv.promptText = g.prompt;
-    s.conv.messages.push_back({"assistant", "", -1, -1});
+    MessageView reply{"assistant", "", -1, -1};
+    reply.completion = cs.completion;
+    s.conv.messages.push_back(std::move(reply));
     s.conv.pinned = -1;
     s.chat.generating = true;
     s.chat.scrollToEnd = true;
@@ -155,6 +153,25 @@ void generate(AppState& s, rt::Session& session) {
 }
 
 }  // namespace
+
+rt::GenerateCmd generateCommand(const AppState& s) {
+    const ChatSettings& cs = s.chat.settings;
+    rt::GenerateCmd g;
+    g.completion = cs.completion;
+    if (cs.completion) g.prompt = completionText(s.conv);
+    else g.conversation = chatMessages(s.conv, cs);
+    // the thinking controls are shown only for a model whose replies have reasoning, and the
+    // effort only for gpt-oss: a setting left from another model is not sent to this one
+    const bool reasons = s.model.facts && s.model.facts->replyFormat.hasReasoning();
+    if (!cs.completion && reasons) {
+        g.chatOptions.thinking = cs.thinking;
+        if (s.model.facts->replyFormat.syntax == ReplyFormat::Syntax::Harmony)
+            g.chatOptions.reasoningEffort = cs.reasoningEffort;
+    }
+    g.params.maxTokens = cs.maxTokens;
+    g.params.sampler = cs.sampler;
+    return g;
+}
 
 void applyEvent(AppState& s, const rt::SessionEvent& ev) {
     std::visit(Overloaded{
@@ -233,7 +250,9 @@ void handleActions(AppState& s, const UiActions& act, rt::Session& session) {
         s.cache.budgetPending = true;
     }
     if (act.newChat) {
-        s.conv = Conversation{};
+        Conversation fresh;
+        fresh.replyFormat = s.conv.replyFormat;
+        s.conv = std::move(fresh);
         s.cache.steps.clear();
         s.chat.status.clear();
         s.chat.editing = -1;

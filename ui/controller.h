@@ -12,6 +12,11 @@ void applyEvent(AppState& s, const rt::SessionEvent& e);
 // results go to s.files.message.
 void handleActions(AppState& s, const UiActions& act, rt::Session& session);
 
+// The command that starts a reply to the conversation as it stands: its chat messages, with the
+// chat panel's thinking controls as the template's options when the loaded model's replies have
+// reasoning, or the completion text.
+rt::GenerateCmd generateCommand(const AppState& s);
+
 // Asks the engine to load a model with the device chosen in the model panel.
 void requestLoad(AppState& s, rt::Session& session, const std::string& path);
 

@@ -24,6 +24,7 @@ void applyPrompt(Conversation& c, const rt::PromptEvent& e) {
         c.tokens.push_back(std::move(t));
     }
     if (c.pinned >= int32_t(c.tokens.size())) c.pinned = -1;
+    c.replyOpensReasoning = e.opensReasoning;
     if (!c.messages.empty() && c.messages.back().role == "assistant") {
         c.messages.back().firstPos = int32_t(e.ids.size());
         c.messages.back().endPos = int32_t(e.ids.size());
@@ -39,9 +40,43 @@ void applyToken(Conversation& c, const rt::TokenOutEvent& e) {
     c.tokens.push_back(std::move(t));
     if (c.messages.empty() || c.messages.back().role != "assistant") c.messages.push_back({"assistant", "", -1, -1});
     MessageView& m = c.messages.back();
-    m.content += e.text;
     if (m.firstPos < 0) m.firstPos = int32_t(e.position);
     m.endPos = int32_t(e.position) + 1;
+    // this token's text follows the reply so far (positions the context lost have none)
+    const uint32_t at = uint32_t(m.raw.size());
+    const size_t index = e.position >= uint32_t(m.firstPos) ? e.position - uint32_t(m.firstPos) : 0;
+    m.tokenText.resize(index, TextRange{at, at});
+    m.tokenText.push_back({at, uint32_t(at + e.text.size())});
+    m.raw += e.text;
+    // split again from the start: a marker may only now be complete, and a reply is at most a
+    // few thousand tokens
+    static const ReplyFormat plain;
+    ParsedReply r = (m.completion ? plain : c.replyFormat).parse(m.raw, !m.completion && c.replyOpensReasoning);
+    m.content = std::move(r.content);
+    m.reasoning = std::move(r.reasoning);
+    m.toolCalls = std::move(r.toolCalls);
+    m.spans = std::move(r.spans);
+    m.inReasoning = r.inReasoning;
+}
+
+std::vector<ReplyPart> tokenParts(const MessageView& m) {
+    std::vector<ReplyPart> out;
+    out.reserve(m.tokenText.size());
+    size_t s = 0;  // the first span that may hold the current token's first byte
+    for (const TextRange& t : m.tokenText) {
+        const size_t b = t.begin, e = t.end;
+        while (s < m.spans.size() && m.spans[s].end <= b) ++s;
+        if (s == m.spans.size()) {
+            // text not there yet (a partial character) or an empty reply: of the reply's last part
+            out.push_back(m.spans.empty() ? ReplyPart::Answer : m.spans.back().part);
+            continue;
+        }
+        ReplyPart part = m.spans[s].part;
+        for (size_t k = s; part == ReplyPart::Markup && k < m.spans.size() && m.spans[k].begin < e; ++k)
+            if (m.spans[k].part != ReplyPart::Markup) part = m.spans[k].part;
+        out.push_back(part);
+    }
+    return out;
 }
 
 void applyRouting(Conversation& c, const rt::TokenRoutingEvent& e) {
@@ -68,6 +103,12 @@ void applyContextShift(Conversation& c, const rt::ContextShiftEvent& e) {
         pos = pos >= int32_t(e.kept + e.dropped) ? pos - int32_t(e.dropped) : int32_t(e.kept);
     };
     for (MessageView& m : c.messages) {
+        // the cut tokens of a reply lose their place in its text (the text itself stays)
+        if (m.firstPos >= 0 && !m.tokenText.empty()) {
+            const int64_t first = m.firstPos, n = int64_t(m.tokenText.size());
+            const int64_t lo = std::max<int64_t>(first, e.kept), hi = std::min<int64_t>(first + n, int64_t(e.kept) + e.dropped);
+            if (lo < hi) m.tokenText.erase(m.tokenText.begin() + (lo - first), m.tokenText.begin() + (hi - first));
+        }
         move(m.firstPos);
         move(m.endPos);
     }
@@ -77,8 +118,15 @@ void applyContextShift(Conversation& c, const rt::ContextShiftEvent& e) {
 std::vector<ChatMessage> chatMessages(const Conversation& c, const ChatSettings& s) {
     std::vector<ChatMessage> out;
     if (!s.system.empty()) out.push_back({"system", s.system});
-    for (const auto& m : c.messages)
-        if (m.role != "system") out.push_back({m.role, m.content});
+    for (const auto& m : c.messages) {
+        if (m.role == "system") continue;
+        ChatMessage cm{m.role, m.content};
+        if (m.role == "assistant") {
+            cm.reasoning = m.reasoning;
+            cm.toolCalls = m.toolCalls;
+        }
+        out.push_back(std::move(cm));
+    }
     return out;
 }
 
@@ -95,15 +143,65 @@ int32_t focusPosition(const Conversation& c) {
     return -1;
 }
 
+std::string templateLine(const rt::ModelFacts& f) {
+    return f.templateJinja ? "template: the model's own (Jinja), " + f.chatTemplate + " family"
+                           : "template: built-in " + f.chatTemplate;
+}
+
+namespace {
+
+const char* thinkingName(int32_t t) { return t < 0 ? "default" : t ? "on" : "off"; }
+
+// A message of the file; the reply's parts are optional (files written before them have none).
+Status messageFromJson(const nlohmann::json& m, MessageView& out) {
+    if (!m.is_object() || !m.contains("role") || !m.contains("content") || !m["role"].is_string() ||
+        !m["content"].is_string())
+        return makeError("a message lacks a string \"role\" or \"content\"");
+    out = {m["role"].get<std::string>(), m["content"].get<std::string>(), -1, -1};
+    if (m.contains("reasoning")) {
+        if (!m["reasoning"].is_string()) return makeError("a message's \"reasoning\" is not a string");
+        out.reasoning = m["reasoning"].get<std::string>();
+    }
+    if (m.contains("raw")) {
+        if (!m["raw"].is_string()) return makeError("a message's \"raw\" is not a string");
+        out.raw = m["raw"].get<std::string>();
+    }
+    if (m.contains("tool_calls")) {
+        if (!m["tool_calls"].is_array()) return makeError("a message's \"tool_calls\" is not an array");
+        for (const auto& tc : m["tool_calls"]) {
+            if (!tc.is_object() || !tc.contains("name") || !tc["name"].is_string())
+                return makeError("a tool call lacks a string \"name\"");
+            const nlohmann::json& a = tc.contains("arguments") ? tc["arguments"] : nlohmann::json("");
+            // arguments are JSON text as the model wrote them; a hand-written object is kept as its text
+            out.toolCalls.push_back({tc["name"].get<std::string>(), a.is_string() ? a.get<std::string>() : a.dump()});
+        }
+    }
+    return {};
+}
+
+}  // namespace
+
 nlohmann::json conversationToJson(const Conversation& c, const ChatSettings& s) {
     nlohmann::json msgs = nlohmann::json::array();
-    for (const auto& m : c.messages) msgs.push_back({{"role", m.role}, {"content", m.content}});
+    for (const auto& m : c.messages) {
+        nlohmann::json j{{"role", m.role}, {"content", m.content}};
+        if (!m.reasoning.empty()) j["reasoning"] = m.reasoning;
+        if (!m.toolCalls.empty()) {
+            nlohmann::json calls = nlohmann::json::array();
+            for (const auto& tc : m.toolCalls) calls.push_back({{"name", tc.name}, {"arguments", tc.arguments}});
+            j["tool_calls"] = calls;
+        }
+        if (!m.raw.empty() && m.raw != m.content) j["raw"] = m.raw;  // what the model wrote, markers included
+        msgs.push_back(std::move(j));
+    }
     const auto& sp = s.sampler;
     return {{"format", "moescope-conversation"},
             {"version", 1},
             {"mode", s.completion ? "completion" : "chat"},
             {"system", s.system},
             {"max_tokens", s.maxTokens},
+            {"thinking", thinkingName(s.thinking)},
+            {"reasoning_effort", s.reasoningEffort},
             {"sampler",
              {{"temperature", sp.temperature}, {"top_k", sp.topK}, {"top_p", sp.topP}, {"min_p", sp.minP},
               {"repeat_penalty", sp.repeatPenalty}, {"repeat_last_n", sp.repeatLastN}, {"seed", sp.seed}}},
@@ -116,15 +214,20 @@ Status conversationFromJson(const nlohmann::json& j, Conversation& c, ChatSettin
     if (!j.contains("messages") || !j["messages"].is_array()) return makeError("the conversation has no \"messages\" array");
     Conversation out;
     for (const auto& m : j["messages"]) {
-        if (!m.is_object() || !m.contains("role") || !m.contains("content") || !m["role"].is_string() ||
-            !m["content"].is_string())
-            return makeError("a message lacks a string \"role\" or \"content\"");
-        out.messages.push_back({m["role"].get<std::string>(), m["content"].get<std::string>(), -1, -1});
+        MessageView v;
+        MOE_TRY(messageFromJson(m, v));
+        out.messages.push_back(std::move(v));
     }
+    // the loaded model's reply format stays: the conversation goes on with it
+    out.replyFormat = c.replyFormat;
     ChatSettings ns = s;
     ns.completion = j.value("mode", "chat") == "completion";
     ns.system = j.value("system", "");
     ns.maxTokens = j.value("max_tokens", s.maxTokens);
+    const std::string thinking = j.value("thinking", std::string(thinkingName(s.thinking)));
+    ns.thinking = thinking == "on" ? 1 : thinking == "off" ? 0 : -1;
+    const std::string effort = j.value("reasoning_effort", s.reasoningEffort);
+    if (effort.empty() || effort == "low" || effort == "medium" || effort == "high") ns.reasoningEffort = effort;
     if (j.contains("sampler") && j["sampler"].is_object()) {
         const auto& sp = j["sampler"];
         ns.sampler.temperature = sp.value("temperature", s.sampler.temperature);

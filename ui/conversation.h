@@ -15,14 +15,23 @@ namespace moe::ui {
 
 // A generation started: the context is now the prompt (positions past `reused` are new).
 void applyPrompt(Conversation& c, const rt::PromptEvent& e);
-// A token was sampled: appended to the context and to the last (assistant) message.
+// A token was sampled: appended to the context and to the last (assistant) message, whose raw
+// text is split again into reasoning, answer and tool calls (c.replyFormat; a completion's
+// continuation stays raw text).
 void applyToken(Conversation& c, const rt::TokenOutEvent& e);
 // A token was evaluated: its routing.
 void applyRouting(Conversation& c, const rt::TokenRoutingEvent& e);
 // The context was shifted: positions [kept, kept + dropped) are gone, later ones move down.
 void applyContextShift(Conversation& c, const rt::ContextShiftEvent& e);
 
-// The messages the chat template renders (system prompt first when set).
+// The part of the reply (answer, reasoning, tool call, markup) each generated token of `m` is of,
+// in position order from m.firstPos: the part of the span holding its first byte. A token that
+// starts in markup and goes on into text (a marker the tokenizer has no single token for) is of
+// that text, so that no text is hidden with the markers.
+std::vector<ReplyPart> tokenParts(const MessageView& m);
+
+// The messages the chat template renders (system prompt first when set); assistant turns carry
+// their answer, reasoning and tool calls, the template decides what later turns keep.
 std::vector<ChatMessage> chatMessages(const Conversation& c, const ChatSettings& s);
 // Completion mode: the whole text so far (every message in order).
 std::string completionText(const Conversation& c);
@@ -30,7 +39,13 @@ std::string completionText(const Conversation& c);
 // Position whose routing the views show: the pinned one, else the last evaluated token; -1: none.
 int32_t focusPosition(const Conversation& c);
 
-// {"format": "moescope-conversation", "version": 1, "mode", "system", "sampler", "messages"}.
+// How the chat panel names the loaded model's template: "template: the model's own (Jinja),
+// chatml family" or "template: built-in chatml".
+std::string templateLine(const rt::ModelFacts& f);
+
+// {"format": "moescope-conversation", "version": 1, "mode", "system", "thinking",
+// "reasoning_effort", "sampler", "messages"}; assistant messages may have "reasoning",
+// "tool_calls" ([{"name", "arguments"}]) and "raw" (the reply with its markers), all optional.
 nlohmann::json conversationToJson(const Conversation& c, const ChatSettings& s);
 Status conversationFromJson(const nlohmann::json& j, Conversation& c, ChatSettings& s);
 Status saveConversation(const std::string& path, const Conversation& c, const ChatSettings& s);

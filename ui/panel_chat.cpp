@@ -1,11 +1,14 @@
-// Chat panel: the conversation with the streaming reply as clickable tokens, the input box,
-// and the generation settings (mode, system prompt, sampler).
+// Chat panel: the conversation with the streaming reply as clickable tokens (its reasoning in a
+// collapsed node, its tool calls as blocks), the input box, and the generation settings (mode,
+// template and its thinking controls, system prompt, sampler).
 #include <algorithm>
 #include <cstdio>
 
 #include <imgui.h>
 #include <imgui_stdlib.h>
+#include <nlohmann/json.hpp>
 
+#include "ui/conversation.h"
 #include "ui/panels.h"
 #include "ui/widgets.h"
 
@@ -13,15 +16,41 @@ namespace moe::ui {
 
 namespace {
 
+const ImVec4 kWarningColor(1, 0.8f, 0.4f, 1);
+
+// enable_thinking and reasoning_effort, for a model whose replies have reasoning.
+void drawThinkingControls(ChatSettings& s, const ReplyFormat& f) {
+    ImGui::PushItemWidth(ImGui::GetFontSize() * 9);
+    int thinking = s.thinking < 0 ? 0 : s.thinking ? 1 : 2;
+    if (ImGui::Combo("Thinking", &thinking, "template default\0on\0off\0")) s.thinking = thinking == 0 ? -1 : thinking == 1 ? 1 : 0;
+    if (ImGui::IsItemHovered()) ImGui::SetTooltip("the template's enable_thinking (default: left undefined)");
+    if (f.syntax == ReplyFormat::Syntax::Harmony) {
+        static const char* const kEfforts[] = {"", "low", "medium", "high"};
+        int effort = 0;
+        for (int i = 1; i < 4; ++i)
+            if (s.reasoningEffort == kEfforts[i]) effort = i;
+        ImGui::SameLine();
+        if (ImGui::Combo("Reasoning effort", &effort, "default\0low\0medium\0high\0")) s.reasoningEffort = kEfforts[effort];
+    }
+    ImGui::PopItemWidth();
+}
+
 void drawSettings(ChatState& chat, const ModelState& model) {
     ChatSettings& s = chat.settings;
     int mode = s.completion ? 1 : 0;
     ImGui::SetNextItemWidth(ImGui::GetFontSize() * 11.5f);
     if (ImGui::Combo("##mode", &mode, "Chat (template)\0Completion (raw text)\0")) s.completion = mode == 1;
     if (model.facts) {
+        const std::string line = s.completion ? std::string("prompt sent as is") : templateLine(*model.facts);
         ImGui::SameLine();
-        if (s.completion) ImGui::TextDisabled("prompt sent as is");
-        else ImGui::TextDisabled("template: %s", model.facts->chatTemplate.c_str());
+        if (ImGui::GetContentRegionAvail().x < ImGui::CalcTextSize(line.c_str()).x) ImGui::NewLine();  // too long to follow
+        ImGui::TextDisabled("%s", line.c_str());
+        if (!s.completion && !model.facts->templateWarning.empty()) {
+            ImGui::PushTextWrapPos(0.0f);
+            ImGui::TextColored(kWarningColor, "%s", model.facts->templateWarning.c_str());
+            ImGui::PopTextWrapPos();
+        }
+        if (!s.completion && model.facts->replyFormat.hasReasoning()) drawThinkingControls(s, model.facts->replyFormat);
     }
     if (!s.completion && ImGui::CollapsingHeader("System prompt")) {
         std::string hint = model.facts && !model.facts->defaultSystem.empty()
@@ -69,13 +98,32 @@ int32_t chipEnd(const Conversation& conv, int32_t p, int32_t end, std::string& t
     return q;
 }
 
-// Tokens [first, end) as chips that wrap like text; clicking one pins its routing.
-void drawTokenChips(Conversation& conv, int32_t first, int32_t end, const char* idPrefix, bool tintByKind) {
+// Which tokens of a reply a chip row shows: those of one part (parts[i] is position first + i).
+struct PartFilter {
+    const std::vector<ReplyPart>* parts = nullptr;  // null: every token
+    int32_t first = 0;
+    ReplyPart part = ReplyPart::Answer;
+    ReplyPart at(int32_t p) const {
+        const size_t i = size_t(p - first);
+        return p >= first && i < parts->size() ? (*parts)[i] : ReplyPart::Answer;
+    }
+    bool keeps(int32_t p) const { return !parts || at(p) == part; }
+};
+
+// Tokens [first, end) as chips that wrap like text (only the filter's); clicking one pins its routing.
+void drawTokenChips(Conversation& conv, int32_t first, int32_t end, const char* idPrefix, bool tintByKind,
+                    const PartFilter& filter = {}) {
     beginTokenFlow();
     end = std::min(end, int32_t(conv.tokens.size()));
     std::string text;
     for (int32_t p = first; p < end;) {
-        const int32_t q = chipEnd(conv, p, end, text);
+        if (!filter.keeps(p)) {
+            ++p;
+            continue;
+        }
+        int32_t runEnd = p + 1;  // a chip never joins tokens of two parts
+        while (runEnd < end && filter.keeps(runEnd)) ++runEnd;
+        const int32_t q = chipEnd(conv, p, runEnd, text);
         const TokenView& t = conv.tokens[size_t(p)];
         char id[32];
         std::snprintf(id, sizeof id, "%s%d", idPrefix, p);
@@ -105,6 +153,79 @@ void drawContextTokens(Conversation& conv) {
     ImGui::Separator();
 }
 
+void wrappedText(const std::string& text, const ImVec4* color = nullptr) {
+    ImGui::PushTextWrapPos(0.0f);
+    if (color) ImGui::PushStyleColor(ImGuiCol_Text, *color);
+    ImGui::TextUnformatted(text.c_str());
+    if (color) ImGui::PopStyleColor();
+    ImGui::PopTextWrapPos();
+}
+
+// One tool call in a frame: its name and its arguments, indented as JSON when they parse.
+void drawToolCall(const ToolCall& call, bool beingWritten) {
+    const ImGuiStyle& st = ImGui::GetStyle();
+    ImDrawList* dl = ImGui::GetWindowDrawList();
+    dl->ChannelsSplit(2);  // the frame's background goes under its text
+    dl->ChannelsSetCurrent(1);
+    const ImVec2 p0 = ImGui::GetCursorScreenPos();
+    ImGui::Indent(st.FramePadding.x);
+    ImGui::Dummy(ImVec2(0, st.FramePadding.y));
+    ImGui::BeginGroup();
+    // a block still being written has no name until it parses
+    const char* name = !call.name.empty() ? call.name.c_str() : beingWritten ? "..." : "(unreadable)";
+    ImGui::TextColored(ImVec4(0.85f, 0.75f, 1.0f, 1.0f), "tool call: %s%s", name, beingWritten ? " (being written)" : "");
+    const auto args = nlohmann::json::parse(call.arguments, nullptr, false);
+    wrappedText(args.is_discarded() || call.arguments.empty() ? call.arguments : args.dump(2, ' ', false,
+                                                                                          nlohmann::json::error_handler_t::replace));
+    ImGui::EndGroup();
+    ImGui::Dummy(ImVec2(0, st.FramePadding.y));
+    ImGui::Unindent(st.FramePadding.x);
+    const ImVec2 p1(p0.x + ImGui::GetContentRegionAvail().x, ImGui::GetItemRectMax().y);
+    dl->ChannelsSetCurrent(0);
+    dl->AddRectFilled(p0, p1, IM_COL32(60, 50, 90, 90), 3.0f);
+    dl->AddRect(p0, p1, IM_COL32(150, 130, 210, 200), 3.0f);
+    dl->ChannelsMerge();
+}
+
+// An assistant reply: its reasoning in a node collapsed by default, the answer, each tool call in
+// a frame. With its tokens in the context every piece is clickable chips (the markers stay in
+// "Context as tokens"); a reply loaded from a file, or of an earlier model, is text.
+void drawReply(Conversation& conv, const MessageView& m, bool streaming) {
+    const bool tokens = m.firstPos >= 0 && m.endPos > m.firstPos;
+    const std::vector<ReplyPart> parts = tokenParts(m);
+    const int32_t nReasoning = int32_t(std::count(parts.begin(), parts.end(), ReplyPart::Reasoning));
+    const int32_t nAnswer = int32_t(std::count(parts.begin(), parts.end(), ReplyPart::Answer));
+    if (!m.reasoning.empty() || nReasoning > 0 || (streaming && m.inReasoning)) {
+        char label[64];
+        if (streaming && m.inReasoning) std::snprintf(label, sizeof label, "Thinking...###thinking");
+        else if (tokens && nReasoning > 0) std::snprintf(label, sizeof label, "Thinking (%d tokens)###thinking", nReasoning);
+        else std::snprintf(label, sizeof label, "Thinking###thinking");
+        if (ImGui::TreeNodeEx(label, ImGuiTreeNodeFlags_SpanAvailWidth)) {
+            const ImVec4 dim = ImGui::GetStyle().Colors[ImGuiCol_TextDisabled];
+            if (tokens && nReasoning > 0)
+                drawTokenChips(conv, m.firstPos, m.endPos, "think", false, {&parts, m.firstPos, ReplyPart::Reasoning});
+            else wrappedText(m.reasoning, &dim);
+            ImGui::TreePop();
+        }
+    }
+    if (tokens && nAnswer > 0) drawTokenChips(conv, m.firstPos, m.endPos, "tok", false, {&parts, m.firstPos, ReplyPart::Answer});
+    else if (!m.content.empty()) wrappedText(m.content);
+    // the call the reply is writing now is shown as it grows
+    size_t open = m.toolCalls.size();
+    if (streaming && !m.spans.empty() && m.spans.back().part == ReplyPart::ToolCall && !m.spans.back().closed)
+        open = m.spans.back().firstCall;
+    for (size_t i = 0; i < m.toolCalls.size(); ++i) {
+        ImGui::PushID(int(i));
+        drawToolCall(m.toolCalls[i], i >= open);
+        ImGui::PopID();
+    }
+    if (!streaming && m.content.empty() && m.toolCalls.empty() && !m.reasoning.empty())
+        ImGui::TextDisabled("(no answer after the thinking)");
+    // nothing to show yet (no token, or only markers)
+    if (streaming && m.content.empty() && m.reasoning.empty() && m.toolCalls.empty() && !m.inReasoning)
+        ImGui::TextDisabled("...");
+}
+
 void drawMessages(ChatState& chat, Conversation& conv, UiActions& act) {
     drawContextTokens(conv);
     const ImVec4 userColor(0.55f, 0.75f, 1.0f, 1.0f), modelColor(0.6f, 0.9f, 0.6f, 1.0f);
@@ -131,6 +252,8 @@ void drawMessages(ChatState& chat, Conversation& conv, UiActions& act) {
             }
             ImGui::SameLine();
             if (ImGui::Button("Cancel")) chat.editing = -1;
+        } else if (m.role == "assistant" && !m.completion) {
+            drawReply(conv, m, chat.generating && i + 1 == int32_t(conv.messages.size()));
         } else if (m.role == "assistant" && m.firstPos >= 0 && m.endPos > m.firstPos) {
             drawTokenChips(conv, m.firstPos, m.endPos, "tok", false);
         } else if (m.content.empty() && chat.generating && i + 1 == int32_t(conv.messages.size())) {

@@ -1,5 +1,8 @@
 // Model panel: which GGUF file (typed, picked from the recent list, or dropped on the window),
 // on which device, and what the loaded model is.
+#include <string>
+#include <utility>
+
 #include <imgui.h>
 #include <imgui_stdlib.h>
 
@@ -78,15 +81,19 @@ void drawFacts(const rt::ModelFacts& f) {
     fact("context", u(f.contextLength) + " (using " + u(f.nCtx) + ")");
     fact("vocabulary", u(f.vocab));
     fact("file", formatBytes(f.fileBytes));
-    fact("template", f.chatTemplate);
+    fact("template", f.chatTemplate + (f.templateJinja ? " (own, Jinja)" : " (built-in)"));
     ImGui::EndTable();
     std::string types;
     for (const auto& [t, n] : f.tensorTypes) types += (types.empty() ? "" : ", ") + t + " x" + std::to_string(n);
-    ImGui::TextDisabled("tensors");
-    ImGui::SameLine();
-    ImGui::PushTextWrapPos(0.0f);
-    ImGui::TextUnformatted(types.c_str());
-    ImGui::PopTextWrapPos();
+    // long lists, wrapped below the table rather than widening its columns
+    for (const auto& [label, text] : {std::pair<const char*, std::string>{"tensors", types},
+                                      {"replies", f.replyFormat.describe()}}) {
+        ImGui::TextDisabled("%s", label);
+        ImGui::SameLine();
+        ImGui::PushTextWrapPos(0.0f);
+        ImGui::TextUnformatted(text.c_str());
+        ImGui::PopTextWrapPos();
+    }
     if (!f.templateWarning.empty()) ImGui::TextColored(ImVec4(1, 0.8f, 0.4f, 1), "%s", f.templateWarning.c_str());
 }
 

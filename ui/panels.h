@@ -15,7 +15,9 @@ inline constexpr const char* kPolicyWindow = "Routing policy";
 inline constexpr const char* kPerfWindow = "Performance";
 inline constexpr const char* kCacheWindow = "Expert cache";
 
-// Conversation with streaming reply, stop, regenerate, edit and resend, system prompt, sampler.
+// Conversation with streaming reply (its thinking collapsed, tool calls framed), stop,
+// regenerate, edit and resend, the template line and warning, thinking controls, system prompt,
+// sampler.
 void drawChatPanel(ChatState& chat, Conversation& conv, const ModelState& model, const PerfState& perf, UiActions& act);
 // Model file (path, recent, dropped files), device, facts, load errors.
 void drawModelPanel(ModelState& model, UiActions& act);

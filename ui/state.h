@@ -26,10 +26,24 @@ struct TokenView {
     std::vector<int32_t> pred;     // (nLayer, kMax) the cross-layer gate's prediction, or empty
 };
 
+// Bytes [begin, end) of a text.
+struct TextRange {
+    uint32_t begin = 0, end = 0;
+    bool operator==(const TextRange&) const = default;
+};
+
 struct MessageView {
     std::string role;     // "system", "user", "assistant"
-    std::string content;
+    std::string content;  // assistant: the answer (the reply without its reasoning, tool calls and markers)
     int32_t firstPos = -1, endPos = -1;  // assistant: positions of its generated tokens
+    // assistant replies, split by the model's reply format (tokenizer/chat_reply.h)
+    std::string reasoning;               // thinking / gpt-oss's analysis channel, trimmed
+    std::vector<ToolCall> toolCalls;
+    std::string raw;                     // the reply as generated, markers included
+    std::vector<ReplySpan> spans;        // of `raw`: which bytes are answer, reasoning, tool call, markup
+    std::vector<TextRange> tokenText;    // per generated token (position firstPos + i): its text's bytes in raw
+    bool inReasoning = false;            // the reply so far ends inside its reasoning
+    bool completion = false;             // a completion-mode continuation: raw text, never split
 };
 
 // The conversation and the context tokens with their routing.
@@ -39,6 +53,8 @@ struct Conversation {
     uint32_t nLayer = 0, nExpert = 0;
     int32_t pinned = -1;            // position pinned in the routing views (-1: follow the latest)
     std::string promptText;         // completion mode: the text last sent
+    ReplyFormat replyFormat;        // the loaded model's: chat replies are split with it
+    bool replyOpensReasoning = false;  // the streaming reply started inside a thinking block
 };
 
 struct ChatSettings {
@@ -46,6 +62,9 @@ struct ChatSettings {
     std::string system;
     rt::SamplerParams sampler;
     int32_t maxTokens = 256;
+    // the template's enable_thinking / reasoning_effort (sent when the model's replies have reasoning)
+    int32_t thinking = -1;          // -1: the template's default, 0 off, 1 on
+    std::string reasoningEffort;    // "" (the template's default), "low", "medium", "high"
 };
 
 struct ChatState {
