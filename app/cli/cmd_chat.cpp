@@ -6,9 +6,7 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <fstream>
 #include <iostream>
-#include <sstream>
 
 #include "cli/commands.h"
 #include "cli/common.h"
@@ -118,11 +116,9 @@ void registerChat(CLI::App& app) {
         opts.thinking = o->think.empty() ? -1 : o->think == "on" ? 1 : 0;
         opts.reasoningEffort = o->effort;
         if (!o->toolsPath.empty()) {
-            std::ifstream in(o->toolsPath, std::ios::binary);
-            if (!in) return fail("cannot open tools file " + o->toolsPath);
-            std::ostringstream ss;
-            ss << in.rdbuf();
-            opts.tools = nlohmann::ordered_json::parse(ss.str(), nullptr, false);
+            std::string text;
+            if (!readFileOrFail(o->toolsPath, "tools file", text)) return;
+            opts.tools = nlohmann::ordered_json::parse(text, nullptr, false);
             if (opts.tools.is_discarded() || !opts.tools.is_array())
                 return fail(o->toolsPath + ": expected a JSON array of tools");
         }
@@ -149,7 +145,7 @@ void registerChat(CLI::App& app) {
             if (!std::getline(std::cin, line) || line.empty()) break;
             conv.push_back({"user", line});
             const ChatPrompt prompt = tmpl.format(conv, true, opts);
-            auto full = tmpl.encode(tok, conv, true, opts);
+            auto full = tmpl.encode(tok, prompt);
             // reuse the cached prefix when the rendering of the conversation extends it; shift
             // the context when the conversation no longer fits
             const uint32_t nKeep = rt::chatKeepTokens(tmpl, tok, conv, full, opts);

@@ -1,9 +1,7 @@
 // `moescope gen-model`: writes a random-weight GGUF model of a supported architecture with a
 // real tokenizer (for tests, benchmarks and trying the engine without a downloaded model).
 #include <cstdio>
-#include <fstream>
 #include <map>
-#include <sstream>
 
 #include "cli/commands.h"
 #include "cli/common.h"
@@ -67,11 +65,7 @@ void registerGenModel(CLI::App& app) {
         s.weightType = t->second;
         s.mixed = o->mixed;
         if (!o->chatTemplate.empty()) {
-            std::ifstream in(o->chatTemplate, std::ios::binary);
-            if (!in) return fail("cannot open chat template " + o->chatTemplate);
-            std::ostringstream ss;
-            ss << in.rdbuf();
-            s.chatTemplate = ss.str();
+            if (!readFileOrFail(o->chatTemplate, "chat template", s.chatTemplate)) return;
             if (s.chatTemplate.empty()) return fail(o->chatTemplate + ": the chat template is empty");
         }
         auto st = writeSynthModel(s, o->out);

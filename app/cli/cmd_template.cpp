@@ -2,8 +2,6 @@
 // file) over a conversation with the Jinja interpreter and prints the prompt exactly, byte for
 // byte, with no newline added. For tests, debugging, and users checking what a model is sent.
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
 
@@ -25,22 +23,10 @@ struct TemplateFlags {
     std::string now;  // strftime_now's date
 };
 
-bool readFile(const std::string& path, const char* what, std::string& out) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-        fail(std::string("cannot open ") + what + " " + path);
-        return false;
-    }
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    out = ss.str();
-    return true;
-}
-
 void runTemplate(const TemplateFlags& f) {
     std::string source, bos, eos;
     if (!f.templatePath.empty()) {
-        if (!readFile(f.templatePath, "template", source)) return;
+        if (!readFileOrFail(f.templatePath, "template", source)) return;
     } else {
         auto model = loadModelOrFail(f.model);
         if (!model) return;
@@ -54,7 +40,7 @@ void runTemplate(const TemplateFlags& f) {
     if (f.eosSet) eos = f.eos;
 
     std::string text;
-    if (!readFile(f.messagesPath, "messages file", text)) return;
+    if (!readFileOrFail(f.messagesPath, "messages file", text)) return;
     nlohmann::ordered_json j = nlohmann::ordered_json::parse(text, nullptr, false);
     if (j.is_discarded()) return fail(f.messagesPath + ": not valid JSON");
     nlohmann::ordered_json ctx = nlohmann::ordered_json::object();

@@ -3,6 +3,8 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include "cli/commands.h"
 #include "platform/paths.h"
@@ -113,6 +115,18 @@ std::string jsonEscape(const std::string& s) {
         }
     }
     return o;
+}
+
+bool readFileOrFail(const std::string& path, const char* what, std::string& out) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        fail(std::string("cannot open ") + what + " " + path);
+        return false;
+    }
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    out = ss.str();
+    return true;
 }
 
 }  // namespace moe::cli

@@ -27,6 +27,8 @@ bool resolveCachePolicy(const Model& m, const ModelFlags& f, rt::ExpertCacheOpti
 std::string defaultModelPath();
 // Prints "moescope: error: <message>" to stderr and sets the exit code.
 void fail(const std::string& message);
+// Reads a whole file into `out`; false (after fail("cannot open <what> <path>")) when it cannot.
+bool readFileOrFail(const std::string& path, const char* what, std::string& out);
 std::unique_ptr<Model> loadModelOrFail(const ModelFlags& f);
 std::unique_ptr<rt::Backend> createBackendOrFail(const Model& m, const ModelFlags& f);
 std::string jsonEscape(const std::string& s);

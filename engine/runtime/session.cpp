@@ -401,7 +401,7 @@ void Session::Engine::generate(const GenerateCmd& g) {
     } else {
         const ChatPrompt prompt = tmpl.format(g.conversation, true, g.chatOptions);
         opensReasoning = prompt.opensReasoning;
-        full = tmpl.encode(tok, g.conversation, true, g.chatOptions);
+        full = tmpl.encode(tok, prompt);
     }
     if (full.empty()) {
         done.error = "the prompt is empty";

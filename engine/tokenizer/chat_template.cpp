@@ -368,7 +368,11 @@ std::vector<int32_t> ChatTemplate::stopTokenIds(const Tokenizer& tok) const {
 
 std::vector<int32_t> ChatTemplate::encode(const Tokenizer& tok, const std::vector<ChatMessage>& messages,
                                           bool addAssistantPrefix, const ChatOptions& options) const {
-    std::vector<int32_t> ids = tok.encode(format(messages, addAssistantPrefix, options).text, false, true);
+    return encode(tok, format(messages, addAssistantPrefix, options));
+}
+
+std::vector<int32_t> ChatTemplate::encode(const Tokenizer& tok, const ChatPrompt& prompt) const {
+    std::vector<int32_t> ids = tok.encode(prompt.text, false, true);
     if (tok.addBos() && tok.bos() && (ids.empty() || ids[0] != *tok.bos())) ids.insert(ids.begin(), *tok.bos());
     return ids;
 }

@@ -104,6 +104,8 @@ public:
     // unless the rendered text already starts with it.
     std::vector<int32_t> encode(const Tokenizer& tok, const std::vector<ChatMessage>& messages,
                                 bool addAssistantPrefix, const ChatOptions& options = {}) const;
+    // The same for a prompt format() rendered already.
+    std::vector<int32_t> encode(const Tokenizer& tok, const ChatPrompt& prompt) const;
     // The template context of a conversation: messages (with reasoning and tool calls as above),
     // add_generation_prompt, bos_token, eos_token and the options' variables.
     nlohmann::ordered_json context(const std::vector<ChatMessage>& messages, bool addAssistantPrefix,
