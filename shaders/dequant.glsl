@@ -2,6 +2,11 @@
 // Weights are raw GGUF bytes read through 32-bit words (works without 8/16-bit storage).
 // WTYPE selects the type at compile time (GGUF type ids):
 //   0 F32, 1 F16, 30 BF16, 8 Q8_0, 2 Q4_0, 12 Q4_K, 14 Q6_K.
+//   IQ grid types (dequant_iq.glsl): 16 IQ2_XXS, 17 IQ2_XS, 18 IQ3_XXS, 19 IQ1_S, 21 IQ3_S,
+//   22 IQ2_S, 29 IQ1_M.
+//   32-value blocks (dequant_legacy.glsl): 3 Q4_1, 6 Q5_0, 7 Q5_1, 20 IQ4_NL, 39 MXFP4 (17-byte
+//   blocks: rows and blocks may start at any byte offset).
+//   Super-blocks (dequant_kquant.glsl): 10 Q2_K, 11 Q3_K, 13 Q5_K, 23 IQ4_XS, 34 TQ1_0, 35 TQ2_0.
 // load4(row, c, q) returns 4 values of 32-value chunk c of a row starting at byte `row` of the
 // weight space; for F32/F16/BF16 values past `cols` read as 0 (rows of any length). load16(row,
 // c, h, cols, v) returns the 16 values of half h of chunk c (the texel path's granularity).
@@ -65,10 +70,73 @@ uvec4 bytes16At(WPtr p, uint b) {
 #endif
 }
 
+// the 4 bytes starting at any byte offset b (one load when 4-aligned, two otherwise)
+uint wordAnyAt(WPtr p, uint b) {
+    const uint i = b >> 2, sh = (b & 3u) * 8u;
+    if (sh == 0u) return WORD(p, i);
+    return (WORD(p, i) >> sh) | (WORD(p, i + 1u) << (32u - sh));
+}
+#if WTEXEL
+// The two texels holding byte b and the bytes after it; returns b's offset o (0..15) in the
+// first, so that bytes b .. b + 31 - o are bytes o .. 31 of t0:t1 (any byte offset).
+uint texelPair(WPtr p, uint b, out uvec4 t0, out uvec4 t1) {
+    const uint byteIdx = p * 4u + b;
+    const int k = int(byteIdx >> 4);
+    t0 = texelFetch(weightTexels, k);
+    t1 = texelFetch(weightTexels, k + 1);
+    return byteIdx & 15u;
+}
+// word i (0..7) of t0:t1
+uint pairWord(uvec4 t0, uvec4 t1, uint i) { return i < 4u ? comp4(t0, i) : comp4(t1, i - 4u); }
+// byte o (0..31) of t0:t1
+uint pairByte(uvec4 t0, uvec4 t1, uint o) { return (pairWord(t0, t1, o >> 2) >> ((o & 3u) * 8u)) & 255u; }
+// the 4 bytes at byte o (0..28) of t0:t1
+uint pair4(uvec4 t0, uvec4 t1, uint o) {
+    const uint i = o >> 2, sh = (o & 3u) * 8u;
+    const uint w = pairWord(t0, t1, i);
+    return sh == 0u ? w : (w >> sh) | (pairWord(t0, t1, i + 1u) << (32u - sh));
+}
+// the 16 bytes at byte o (0..16) of t0:t1
+uvec4 pair16(uvec4 t0, uvec4 t1, uint o) {
+    const uint i = o >> 2, sh = (o & 3u) * 8u;
+    const uvec4 a = i < 2u ? (i == 0u ? t0 : uvec4(t0.yzw, t1.x))
+                           : (i == 2u ? uvec4(t0.zw, t1.xy) : (i == 3u ? uvec4(t0.w, t1.xyz) : t1));
+    if (sh == 0u) return a;
+    return (a >> sh) | (uvec4(a.yzw, comp4(t1, i)) << (32u - sh));
+}
+// the 16 bytes starting at any byte offset b, with two fetches
+uvec4 bytes16Any(WPtr p, uint b) {
+    uvec4 t0, t1;
+    const uint o = texelPair(p, b, t0, t1);
+    return pair16(t0, t1, o);
+}
+#endif
+
+// the other block types: extLoad4, extLoad16 (EXT_LOAD16), EXT_BLOCK_VALUES, EXT_BLOCK_BYTES
+#if WTYPE == 3 || WTYPE == 6 || WTYPE == 7 || WTYPE == 20 || WTYPE == 39
+#include "dequant_legacy.glsl"
+#elif WTYPE == 10 || WTYPE == 11 || WTYPE == 13 || WTYPE == 23 || WTYPE == 34 || WTYPE == 35
+#include "dequant_kquant.glsl"
+#endif
+
+// the IQ grid types: iqLoad4, IQ_BLOCK_BYTES (256-value super-blocks)
+#if WTYPE == 16 || WTYPE == 17 || WTYPE == 18 || WTYPE == 19 || WTYPE == 21 || WTYPE == 22 || WTYPE == 29
+#include "dequant_iq.glsl"
+#endif
+// DEQUANT_INIT(): the first statement of every kernel's main (uniform control flow): the IQ types
+// fill their shared copy of the grid there (dequant_iq.glsl); nothing for the other types
+#ifndef DEQUANT_INIT
+#define DEQUANT_INIT()
+#endif
+
 #if WTYPE == 8 || WTYPE == 2
 #define BLOCK_VALUES 32u
 #elif WTYPE == 12 || WTYPE == 14
 #define BLOCK_VALUES 256u
+#elif defined(IQ_BLOCK_BYTES)
+#define BLOCK_VALUES 256u
+#elif defined(EXT_BLOCK_BYTES)
+#define BLOCK_VALUES EXT_BLOCK_VALUES
 #else
 #define BLOCK_VALUES 1u
 #endif
@@ -85,6 +153,10 @@ uvec4 bytes16At(WPtr p, uint b) {
 #define ROW_BYTES(cols) ((cols) / 256u * 144u)
 #elif WTYPE == 14
 #define ROW_BYTES(cols) ((cols) / 256u * 210u)
+#elif defined(IQ_BLOCK_BYTES)
+#define ROW_BYTES(cols) ((cols) / 256u * IQ_BLOCK_BYTES)
+#elif defined(EXT_BLOCK_BYTES)
+#define ROW_BYTES(cols) ((cols) / EXT_BLOCK_VALUES * EXT_BLOCK_BYTES)
 #endif
 
 // 4 values of two words of F16 / BF16 (WTYPE 1 / 30), of a Q8_0 word (signed bytes), of a Q4_0
@@ -164,6 +236,10 @@ vec4 load4(uint64_t row, uint c, uint q, uint cols) {
     ivec4 qv = ivec4(int((wl & 15u) | ((wh & 3u) << 4)), int(((wl >> 8) & 15u) | (((wh >> 8) & 3u) << 4)),
                      int(((wl >> 16) & 15u) | (((wh >> 16) & 3u) << 4)), int(((wl >> 24) & 15u) | (((wh >> 24) & 3u) << 4)));
     return sc * vec4(qv - 32);
+#elif defined(IQ_BLOCK_BYTES)
+    return iqLoad4(row, c, q);
+#elif defined(EXT_BLOCK_BYTES)
+    return extLoad4(row, c, q);
 #endif
 }
 
@@ -200,6 +276,47 @@ void load16(uint64_t row, uint c, uint h, uint cols, out vec4 v[4]) {
     float d = halfAt(p, s);
     uvec4 w = bytes16At(p, s + 2u + 16u * h);
     [[unroll]] for (uint j = 0; j < 4u; ++j) v[j] = d * sbytes4(w[j]);
+    return;
+#elif WTYPE == 12 && WTEXEL
+    // the 16 header bytes (d, dmin, scales) and the 16 bytes of nibbles, two fetches each
+    uint s;
+    WPtr p = wordsAt(row + uint64_t(c / 8u) * 144u, s);
+    const uint sb = c % 8u;
+    const uvec4 hd = bytes16Any(p, s);
+    const vec2 dm = unpackHalf2x16(hd.x);
+    const uint j4 = 8u * (sb & 3u);
+    const uint b0 = (hd.y >> j4) & 255u, b1 = (hd.z >> j4) & 255u, b2 = (hd.w >> j4) & 255u;
+    const uint sc = sb < 4u ? b0 & 63u : (b2 & 15u) | ((b0 >> 6) << 4);
+    const uint mn = sb < 4u ? b1 & 63u : (b2 >> 4) | ((b1 >> 6) << 4);
+    const uvec4 w = bytes16Any(p, s + 16u + (sb / 2u) * 32u + 16u * h) >> ((sb & 1u) * 4u);
+    [[unroll]] for (uint j = 0; j < 4u; ++j)
+        v[j] = dm.x * float(sc) * vec4(float(w[j] & 15u), float((w[j] >> 8) & 15u), float((w[j] >> 16) & 15u),
+                                    float((w[j] >> 24) & 15u)) - dm.y * float(mn);
+    return;
+#elif WTYPE == 14 && WTEXEL
+    // low and high bits, two fetches each; the scales and d (18 bytes at 192, even) from two texels
+    uint s;
+    WPtr p = wordsAt(row + uint64_t(c / 8u) * 210u, s);
+    const uint cc = c % 8u;
+    const uint hh = cc / 4u, qd = cc % 4u;
+    const uvec4 wl = bytes16Any(p, s + hh * 64u + (qd & 1u) * 32u + 16u * h) >> ((qd >= 2u) ? 4u : 0u);
+    const uvec4 wh = bytes16Any(p, s + 128u + hh * 32u + 16u * h) >> (qd * 2u);
+    uvec4 t0, t1;
+    const uint o = texelPair(p, s + 192u, t0, t1);
+    const float d = unpackHalf2x16(pairWord(t0, t1, (o + 16u) >> 2) >> (((o + 16u) & 2u) * 8u)).x;
+    const float sc = d * float(sbyte(pairByte(t0, t1, o + hh * 8u + qd * 2u + h)));
+    [[unroll]] for (uint j = 0; j < 4u; ++j) {
+        const uint l = wl[j], u = wh[j];
+        ivec4 qv = ivec4(int((l & 15u) | ((u & 3u) << 4)), int(((l >> 8) & 15u) | (((u >> 8) & 3u) << 4)),
+                         int(((l >> 16) & 15u) | (((u >> 16) & 3u) << 4)), int(((l >> 24) & 15u) | (((u >> 24) & 3u) << 4)));
+        v[j] = sc * vec4(qv - 32);
+    }
+    return;
+#elif defined(IQ_LOAD16)
+    iqLoad16(row, c, h, v);
+    return;
+#elif defined(EXT_LOAD16)
+    extLoad16(row, c, h, v);
     return;
 #endif
     // the other types, and the tail of F32/F16/BF16 rows

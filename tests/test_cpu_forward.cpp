@@ -281,7 +281,7 @@ TEST_CASE("router parameters can be overridden per layer") {
 TEST_CASE("mixed-quantization models run") {
     for (Arch a : kArchs) {
         SynthSpec s = synthSpecFor(a);
-        s.mixed = true;
+        s.mix = SynthMix::Q4_K_M;
         s.n_embd = 256, s.n_ff_exp = 256, s.n_ff_shexp = 256, s.n_layer = 1;
         s.head_dim = a == Arch::Qwen3Moe ? 32 : s.n_embd / s.n_head;
         const std::string name = std::string(archName(a)) + "_mixed";

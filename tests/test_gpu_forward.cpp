@@ -7,6 +7,7 @@
 
 #include "cpu/forward.h"
 #include "cpu/nmse.h"
+#include "cpu/quant.h"
 #include "gpu_env.h"
 #include "runtime/vk_forward.h"
 #include "synth_models.h"
@@ -22,7 +23,8 @@ struct Case {
     const char* name;
     Arch arch;
     GgmlType type;
-    bool mixed;
+    SynthMix mix = SynthMix::None;
+    bool smallRows = false;  // keep the architecture's small rows (a mix then falls back to 32-blocks)
 };
 
 void compareWithCpu(const Case& c) {
@@ -31,8 +33,9 @@ void compareWithCpu(const Case& c) {
     ValidationGuard guard;
     SynthSpec spec = synthSpecFor(c.arch);
     spec.weightType = c.type;
-    spec.mixed = c.mixed;
-    if (c.mixed || c.type == GgmlType::Q4_K || c.type == GgmlType::Q6_K) spec.n_embd = 256, spec.head_dim = 256 / spec.n_head, spec.n_ff_exp = 256, spec.n_ff_shexp = 256;
+    spec.mix = c.mix;
+    if (!c.smallRows && (c.mix != SynthMix::None || cpu::blockSize(c.type) == 256))
+        spec.n_embd = 256, spec.head_dim = 256 / spec.n_head, spec.n_ff_exp = 256, spec.n_ff_shexp = 256;
     auto model = loadSynth(std::string("fwd_") + c.name, spec);
     const uint32_t V = model->cfg.n_vocab;
     auto& dev = GpuEnv::dev();
@@ -86,11 +89,16 @@ void compareWithCpu(const Case& c) {
 
 }  // namespace
 
-TEST_CASE("Vulkan forward == CPU reference: llama (Mixtral layout), F32") { compareWithCpu({"llama_f32", Arch::Llama, GgmlType::F32, false}); }
-TEST_CASE("Vulkan forward == CPU reference: qwen2moe (shared expert), F32") { compareWithCpu({"qwen2moe_f32", Arch::Qwen2Moe, GgmlType::F32, false}); }
-TEST_CASE("Vulkan forward == CPU reference: qwen3moe (per-head qk norm), F32") { compareWithCpu({"qwen3moe_f32", Arch::Qwen3Moe, GgmlType::F32, false}); }
-TEST_CASE("Vulkan forward == CPU reference: olmoe (full qk norm), F32") { compareWithCpu({"olmoe_f32", Arch::Olmoe, GgmlType::F32, false}); }
-TEST_CASE("Vulkan forward == CPU reference: qwen2moe Q8_0") { compareWithCpu({"qwen2moe_q8_0", Arch::Qwen2Moe, GgmlType::Q8_0, false}); }
-TEST_CASE("Vulkan forward == CPU reference: olmoe mixed Q8_0/Q4_K/Q6_K") { compareWithCpu({"olmoe_mixed", Arch::Olmoe, GgmlType::F32, true}); }
-TEST_CASE("Vulkan forward == CPU reference: llama mixed types") { compareWithCpu({"llama_mixed", Arch::Llama, GgmlType::F32, true}); }
-TEST_CASE("Vulkan forward == CPU reference: qwen3moe F16") { compareWithCpu({"qwen3moe_f16", Arch::Qwen3Moe, GgmlType::F16, false}); }
+TEST_CASE("Vulkan forward == CPU reference: llama (Mixtral layout), F32") { compareWithCpu({"llama_f32", Arch::Llama, GgmlType::F32}); }
+TEST_CASE("Vulkan forward == CPU reference: qwen2moe (shared expert), F32") { compareWithCpu({"qwen2moe_f32", Arch::Qwen2Moe, GgmlType::F32}); }
+TEST_CASE("Vulkan forward == CPU reference: qwen3moe (per-head qk norm), F32") { compareWithCpu({"qwen3moe_f32", Arch::Qwen3Moe, GgmlType::F32}); }
+TEST_CASE("Vulkan forward == CPU reference: olmoe (full qk norm), F32") { compareWithCpu({"olmoe_f32", Arch::Olmoe, GgmlType::F32}); }
+TEST_CASE("Vulkan forward == CPU reference: qwen2moe Q8_0") { compareWithCpu({"qwen2moe_q8_0", Arch::Qwen2Moe, GgmlType::Q8_0}); }
+TEST_CASE("Vulkan forward == CPU reference: olmoe Q4_K_M-like (Q4_K/Q6_K)") { compareWithCpu({"olmoe_q4_k_m", Arch::Olmoe, GgmlType::F32, SynthMix::Q4_K_M}); }
+TEST_CASE("Vulkan forward == CPU reference: llama Q4_K_M-like") { compareWithCpu({"llama_q4_k_m", Arch::Llama, GgmlType::F32, SynthMix::Q4_K_M}); }
+TEST_CASE("Vulkan forward == CPU reference: qwen2moe Q4_K_M-like on short rows (Q5_0/Q8_0 fallbacks)") { compareWithCpu({"qwen2moe_q4_k_m_small", Arch::Qwen2Moe, GgmlType::F32, SynthMix::Q4_K_M, true}); }
+TEST_CASE("Vulkan forward == CPU reference: qwen3moe Q5_K_M-like (Q5_K/Q6_K)") { compareWithCpu({"qwen3moe_q5_k_m", Arch::Qwen3Moe, GgmlType::F32, SynthMix::Q5_K_M}); }
+TEST_CASE("Vulkan forward == CPU reference: olmoe IQ4_XS-like (IQ4_XS/Q5_K/Q6_K)") { compareWithCpu({"olmoe_iq4_xs", Arch::Olmoe, GgmlType::F32, SynthMix::IQ4_XS}); }
+TEST_CASE("Vulkan forward == CPU reference: qwen2moe IQ4_XS-like on short rows (IQ4_NL/Q5_1 fallbacks)") { compareWithCpu({"qwen2moe_iq4_xs_small", Arch::Qwen2Moe, GgmlType::F32, SynthMix::IQ4_XS, true}); }
+TEST_CASE("Vulkan forward == CPU reference: qwen2moe MXFP4 experts + Q8_0") { compareWithCpu({"qwen2moe_mxfp4", Arch::Qwen2Moe, GgmlType::F32, SynthMix::MXFP4_MOE}); }
+TEST_CASE("Vulkan forward == CPU reference: qwen3moe F16") { compareWithCpu({"qwen3moe_f16", Arch::Qwen3Moe, GgmlType::F16}); }

@@ -2,6 +2,7 @@
 // per-tensor quantization loads with the right hyper-parameters, tensors and tokenizer; broken
 // files (unknown architecture, missing tensor, wrong shape, unsupported type, bad tokenizer)
 // give one error naming the problem.
+#include <array>
 #include <doctest/doctest.h>
 
 #include <cstring>
@@ -141,31 +142,72 @@ TEST_CASE("every architecture loads in F32 and Q8_0 with its hyper-parameters an
     }
 }
 
-TEST_CASE("mixed quantization: per-tensor types as real quantized files have them") {
-    for (Arch a : kArchs) {
-        SynthSpec s = synthSpecFor(a);
-        s.mixed = true;
-        s.n_embd = 256, s.n_ff_exp = 256, s.n_ff_shexp = 256, s.n_layer = 1;
-        s.head_dim = a == Arch::Qwen3Moe ? 32 : s.n_embd / s.n_head;
-        const std::string arch = archName(a);
-            CAPTURE(arch);
-        auto m = loadSynth(std::string(archName(a)) + "_mixed", s);
-        checkConfig(*m, s);
-        const AttentionBlock& at = *m->plan.layers[0].attention();
-        const MoeBlock& l = *m->plan.layers[0].moe();
-        CHECK(at.wq.type == GgmlType::Q8_0);
-        CHECK(at.wo.type == GgmlType::Q8_0);
-        CHECK(l.router.w.type == GgmlType::F32);
-        CHECK(l.gateExps.type == GgmlType::Q4_K);
-        CHECK(l.upExps.type == GgmlType::Q4_K);
-        CHECK(l.downExps.type == GgmlType::Q6_K);
-        CHECK(m->plan.output.type == GgmlType::Q6_K);
-        CHECK(m->plan.tokenEmbd.type == GgmlType::Q8_0);
-        if (a == Arch::Qwen2Moe) {
-            CHECK(l.shared.gateInp.type == GgmlType::F32);
-            CHECK(l.shared.down.type == GgmlType::Q6_K);
+TEST_CASE("mixed quantization: per-tensor types as llama-quantize's recipes write them") {
+    // 4 layers: layers 2 and 3 are "more bits" layers (every third from n/8, and the last eighth)
+    struct Want {
+        SynthMix mix;
+        GgmlType base, downLo, downHi, output, embd, attn;
+        uint32_t fileType;
+    };
+    const Want wants[] = {
+        {SynthMix::Q4_K_M, GgmlType::Q4_K, GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::Q6_K, GgmlType::Q4_K, GgmlType::Q4_K, 15},
+        {SynthMix::Q5_K_M, GgmlType::Q5_K, GgmlType::Q5_K, GgmlType::Q6_K, GgmlType::Q6_K, GgmlType::Q5_K, GgmlType::Q5_K, 17},
+        {SynthMix::IQ4_XS, GgmlType::IQ4_XS, GgmlType::IQ4_XS, GgmlType::Q5_K, GgmlType::Q6_K, GgmlType::IQ4_XS,
+         GgmlType::IQ4_XS, 30},
+        {SynthMix::MXFP4_MOE, GgmlType::MXFP4, GgmlType::MXFP4, GgmlType::MXFP4, GgmlType::Q8_0, GgmlType::Q8_0,
+         GgmlType::Q8_0, 38},
+    };
+    for (const Want& w : wants) {
+        for (Arch a : kArchs) {
+            SynthSpec s = synthSpecFor(a);
+            s.mix = w.mix;
+            s.n_embd = 256, s.n_ff_exp = 256, s.n_ff_shexp = 256, s.n_layer = 4;
+            s.head_dim = a == Arch::Qwen3Moe ? 32 : s.n_embd / s.n_head;
+            const std::string name = std::string(archName(a)) + "_" + synthMixName(w.mix);
+            CAPTURE(name);
+            auto m = loadSynth(name, s);
+            checkConfig(*m, s);
+            for (uint32_t il = 0; il < 4; ++il) {
+                CAPTURE(il);
+                const bool hi = il >= 2;
+                const AttentionBlock& at = *m->plan.layers[il].attention();
+                const MoeBlock& l = *m->plan.layers[il].moe();
+                CHECK(at.wq.type == w.attn);
+                CHECK(at.wo.type == w.attn);
+                CHECK(at.wv.type == (w.mix == SynthMix::MXFP4_MOE ? GgmlType::Q8_0 : hi ? w.downHi : w.downLo));
+                CHECK(l.router.w.type == GgmlType::F32);
+                CHECK(l.gateExps.type == w.base);
+                CHECK(l.upExps.type == w.base);
+                CHECK(l.downExps.type == (hi ? w.downHi : w.downLo));
+                if (a == Arch::Qwen2Moe) {
+                    CHECK(l.shared.gateInp.type == GgmlType::F32);
+                    CHECK(l.shared.down.type == (w.mix == SynthMix::MXFP4_MOE ? GgmlType::Q8_0 : hi ? w.downHi : w.downLo));
+                }
+            }
+            if (!s.tiedOutput) CHECK(m->plan.output.type == w.output);
+            CHECK(m->plan.tokenEmbd.type == w.embd);
+            CHECK(m->file.findU32("general.file_type") == w.fileType);
         }
-        CHECK(m->file.findU32("general.file_type") == 15u);
+    }
+}
+
+TEST_CASE("mixed quantization: rows that are not a multiple of 256 fall back as llama-quantize does") {
+    // n_embd 96: Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0, IQ4_XS -> IQ4_NL (all 32-blocks)
+    const std::pair<SynthMix, std::array<GgmlType, 2>> cases[] = {
+        {SynthMix::Q4_K_M, {GgmlType::Q5_0, GgmlType::Q8_0}},
+        {SynthMix::Q5_K_M, {GgmlType::Q5_1, GgmlType::Q8_0}},
+        {SynthMix::IQ4_XS, {GgmlType::IQ4_NL, GgmlType::Q5_1}},  // Q5_K -> Q5_1 in the more-bits layer
+    };
+    for (const auto& [mix, want] : cases) {
+        SynthSpec s = synthSpecFor(Arch::Qwen3Moe);
+        s.mix = mix;
+        s.n_embd = 96, s.n_head = 2, s.n_head_kv = 1, s.head_dim = 32, s.n_ff_exp = 96, s.n_layer = 1;
+        CAPTURE(synthMixName(mix));
+        auto m = loadSynth(std::string("fallback_") + synthMixName(mix), s);
+        const MoeBlock& l = *m->plan.layers[0].moe();
+        CHECK(l.gateExps.type == want[0]);
+        CHECK(l.downExps.type == want[1]);  // layer 0 of 1 uses more bits
+        CHECK(m->plan.output.type == GgmlType::Q8_0);
     }
 }
 
@@ -272,12 +314,13 @@ TEST_CASE("malformed and unsupported files give errors naming the problem") {
     SUBCASE("unsupported tensor type") {
         GgufRewrite r;
         r.tensor = [](std::string_view n, std::optional<TensorEdit>& e) {
-            if (n == "blk.0.ffn_down_exps.weight") e = TensorEdit{GgmlType::Q5_K, {256, 64, 4}};
+            if (n == "blk.0.ffn_down_exps.weight") e = TensorEdit{GgmlType::Q8_K, {256, 64, 4}};  // ggml activation type
             return true;
         };
         r.run(src, dst);
         std::string e = loadError(dst);
-        CHECK(e.find("'blk.0.ffn_down_exps.weight' has unsupported type Q5_K") != std::string::npos);
+        CHECK(e.find("'blk.0.ffn_down_exps.weight' has unsupported type Q8_K") != std::string::npos);
+        CHECK(e.find("MXFP4") != std::string::npos);  // the list of supported types
     }
     SUBCASE("quantized norm") {
         GgufRewrite r;

@@ -249,8 +249,16 @@ TEST_CASE("quantize: degenerate rows stay finite and exact where representable")
         for (auto* src : {&pos, &neg}) {
             q = quantizeRows(t, src->data(), 1, n);
             dequantizeRow(t, q.data(), y.data(), n);
-            CHECK(maxAbsErr(src->data(), y.data(), n) < 0.5);
-            CHECK(nmse(src->data(), y.data(), n) < 1e-2);
+            for (float v : y) REQUIRE(std::isfinite(v));
+            // types of 4.5 bits per weight and more represent the integers 1..7 within 0.5; the
+            // 1- to 3-bit types only approximately (TQ: {0, d}; NMSE 0.2 when exact to the grid)
+            const auto tr = *typeTraits(uint32_t(t));
+            if (double(tr.blockBytes) * 8 / tr.blockSize >= 4.5) {
+                CHECK(maxAbsErr(src->data(), y.data(), n) < 0.5);
+                CHECK(nmse(src->data(), y.data(), n) < 1e-2);
+            } else {
+                CHECK(nmse(src->data(), y.data(), n) < 0.25);
+            }
         }
     }
 }
@@ -283,6 +291,8 @@ TEST_CASE("blockSize and isWeightType") {
     CHECK(blockSize(GgmlType::Q8_0) == 32);
     CHECK(blockSize(GgmlType::Q4_K) == 256);
     CHECK(isWeightType(GgmlType::Q6_K));
-    CHECK_FALSE(isWeightType(GgmlType::Q5_K));
+    CHECK(isWeightType(GgmlType::Q5_K));
+    CHECK_FALSE(isWeightType(GgmlType::Q8_K));  // an activation type of ggml, never in files
+    CHECK_FALSE(isWeightType(GgmlType::I32));
     CHECK(dotF32(std::vector<float>{1, 2, 3}.data(), std::vector<float>{4, 5, 6}.data(), 3) == 32.0);
 }

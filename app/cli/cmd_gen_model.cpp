@@ -1,17 +1,44 @@
 // `moescope gen-model`: writes a random-weight GGUF model of a supported architecture with a
 // real tokenizer (for tests, benchmarks and trying the engine without a downloaded model).
+#include <cctype>
 #include <cstdio>
 #include <map>
+#include <optional>
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cpu/quant.h"
 #include "fixtures/synth.h"
 
 namespace moe::cli {
+namespace {
+
+// The types gen-model can write (the CPU reference has a quantizer for them), by lower-case name.
+std::optional<GgmlType> quantizableType(const std::string& name) {
+    for (GgmlType t : kWeightTypes) {
+        std::string n = typeName(t);
+        for (char& c : n) c = char(std::tolower(uint8_t(c)));
+        if (n == name && cpu::canQuantize(t)) return t;
+    }
+    return std::nullopt;
+}
+
+std::string quantizableTypeList() {
+    std::string out;
+    for (GgmlType t : kWeightTypes) {
+        if (!cpu::canQuantize(t)) continue;
+        std::string n = typeName(t);
+        for (char& c : n) c = char(std::tolower(uint8_t(c)));
+        out += (out.empty() ? "" : " ") + n;
+    }
+    return out;
+}
+
+}  // namespace
 
 void registerGenModel(CLI::App& app) {
     struct Opts {
-        std::string arch = "qwen3moe", type = "f32", out, chatTemplate;
+        std::string arch = "qwen3moe", type = "f32", mix, out, chatTemplate;
         SynthSpec spec;
         bool mixed = false;
         bool set[12] = {};
@@ -19,8 +46,10 @@ void registerGenModel(CLI::App& app) {
     auto o = std::make_shared<Opts>();
     auto* cmd = app.add_subcommand("gen-model", "write a random-weight test model (GGUF)");
     cmd->add_option("--arch", o->arch, "llama | qwen2moe | qwen3moe | olmoe");
-    cmd->add_option("--type", o->type, "weight type: f32 f16 bf16 q8_0 q4_0 q4_k q6_k");
-    cmd->add_flag("--mixed", o->mixed, "mix types per tensor as quantized files do (Q8_0/Q4_K/Q6_K)");
+    cmd->add_option("--type", o->type, "weight type of every 2-D tensor: " + quantizableTypeList());
+    cmd->add_option("--mix", o->mix,
+                    "per-tensor recipe as downloaded files have it: q4_k_m | q5_k_m | iq4_xs | mxfp4_moe (overrides --type)");
+    cmd->add_flag("--mixed", o->mixed, "same as --mix q4_k_m");
     cmd->add_option("-o,--out", o->out, "output file")->required();
     auto* embd = cmd->add_option("--n-embd", o->spec.n_embd, "embedding size");
     auto* layer = cmd->add_option("--n-layer", o->spec.n_layer, "layers");
@@ -39,13 +68,18 @@ void registerGenModel(CLI::App& app) {
     cmd->callback([o, embd, layer, head, headKv, headDim, nExp, nUsed, ff, ffs, ctx, vocab, seed] {
         static const std::map<std::string, Arch> arches = {
             {"llama", Arch::Llama}, {"qwen2moe", Arch::Qwen2Moe}, {"qwen3moe", Arch::Qwen3Moe}, {"olmoe", Arch::Olmoe}};
-        static const std::map<std::string, GgmlType> types = {
-            {"f32", GgmlType::F32}, {"f16", GgmlType::F16}, {"bf16", GgmlType::BF16}, {"q8_0", GgmlType::Q8_0},
-            {"q4_0", GgmlType::Q4_0}, {"q4_k", GgmlType::Q4_K}, {"q6_k", GgmlType::Q6_K}};
+        static const std::map<std::string, SynthMix> mixes = {{"q4_k_m", SynthMix::Q4_K_M},
+                                                              {"q5_k_m", SynthMix::Q5_K_M},
+                                                              {"iq4_xs", SynthMix::IQ4_XS},
+                                                              {"mxfp4_moe", SynthMix::MXFP4_MOE}};
         auto a = arches.find(o->arch);
         if (a == arches.end()) return fail("unknown architecture '" + o->arch + "' (llama, qwen2moe, qwen3moe, olmoe)");
-        auto t = types.find(o->type);
-        if (t == types.end()) return fail("unknown weight type '" + o->type + "' (f32 f16 bf16 q8_0 q4_0 q4_k q6_k)");
+        const std::optional<GgmlType> type = quantizableType(o->type);
+        if (!type) return fail("unknown weight type '" + o->type + "' (" + quantizableTypeList() + ")");
+        if (o->mixed && o->mix.empty()) o->mix = "q4_k_m";
+        auto mix = mixes.find(o->mix);
+        if (!o->mix.empty() && mix == mixes.end())
+            return fail("unknown mix '" + o->mix + "' (q4_k_m, q5_k_m, iq4_xs, mxfp4_moe)");
         // start from the architecture's defaults, then apply the flags that were given
         SynthSpec s = synthSpecFor(a->second);
         const SynthSpec& g = o->spec;
@@ -62,16 +96,17 @@ void registerGenModel(CLI::App& app) {
         if (*ctx) s.n_ctx = g.n_ctx;
         if (*vocab) s.n_vocab_target = g.n_vocab_target;
         if (*seed) s.seed = g.seed;
-        s.weightType = t->second;
-        s.mixed = o->mixed;
+        s.weightType = *type;
+        s.mix = o->mix.empty() ? SynthMix::None : mix->second;
         if (!o->chatTemplate.empty()) {
             if (!readFileOrFail(o->chatTemplate, "chat template", s.chatTemplate)) return;
             if (s.chatTemplate.empty()) return fail(o->chatTemplate + ": the chat template is empty");
         }
         auto st = writeSynthModel(s, o->out);
         if (!st.ok()) return fail(st.message());
-        std::printf("wrote %s (%s, %u layers, %u experts top-%u, n_embd %u, vocab %u)\n", o->out.c_str(), o->arch.c_str(),
-                    s.n_layer, s.n_expert, s.n_expert_used, s.n_embd, s.n_vocab_target);
+        const std::string types = s.mix != SynthMix::None ? std::string(synthMixName(s.mix)) + " mix" : o->type;
+        std::printf("wrote %s (%s, %s, %u layers, %u experts top-%u, n_embd %u, vocab %u)\n", o->out.c_str(),
+                    o->arch.c_str(), types.c_str(), s.n_layer, s.n_expert, s.n_expert_used, s.n_embd, s.n_vocab_target);
     });
 }
 

@@ -14,6 +14,7 @@ enum class GgmlType : uint32_t {
     Q2_K = 10, Q3_K = 11, Q4_K = 12, Q5_K = 13, Q6_K = 14, Q8_K = 15,
     IQ2_XXS = 16, IQ2_XS = 17, IQ3_XXS = 18, IQ1_S = 19, IQ4_NL = 20, IQ3_S = 21, IQ2_S = 22,
     IQ4_XS = 23, I8 = 24, I16 = 25, I32 = 26, I64 = 27, F64 = 28, IQ1_M = 29, BF16 = 30,
+    TQ1_0 = 34, TQ2_0 = 35, MXFP4 = 39,
 };
 
 // Block layouts (bytes), as written by GGUF producers:
@@ -37,28 +38,31 @@ inline std::optional<TypeTraits> typeTraits(uint32_t id) {
         case GgmlType::Q4_0: return TypeTraits{"Q4_0", 32, 18, true};
         case GgmlType::Q4_K: return TypeTraits{"Q4_K", 256, 144, true};
         case GgmlType::Q6_K: return TypeTraits{"Q6_K", 256, 210, true};
-        case GgmlType::Q4_1: return TypeTraits{"Q4_1", 32, 20, false};
-        case GgmlType::Q5_0: return TypeTraits{"Q5_0", 32, 22, false};
-        case GgmlType::Q5_1: return TypeTraits{"Q5_1", 32, 24, false};
+        case GgmlType::Q4_1: return TypeTraits{"Q4_1", 32, 20, true};
+        case GgmlType::Q5_0: return TypeTraits{"Q5_0", 32, 22, true};
+        case GgmlType::Q5_1: return TypeTraits{"Q5_1", 32, 24, true};
         case GgmlType::Q8_1: return TypeTraits{"Q8_1", 32, 36, false};
-        case GgmlType::Q2_K: return TypeTraits{"Q2_K", 256, 84, false};
-        case GgmlType::Q3_K: return TypeTraits{"Q3_K", 256, 110, false};
-        case GgmlType::Q5_K: return TypeTraits{"Q5_K", 256, 176, false};
+        case GgmlType::Q2_K: return TypeTraits{"Q2_K", 256, 84, true};
+        case GgmlType::Q3_K: return TypeTraits{"Q3_K", 256, 110, true};
+        case GgmlType::Q5_K: return TypeTraits{"Q5_K", 256, 176, true};
         case GgmlType::Q8_K: return TypeTraits{"Q8_K", 256, 292, false};
         case GgmlType::IQ2_XXS: return TypeTraits{"IQ2_XXS", 256, 66, false};
         case GgmlType::IQ2_XS: return TypeTraits{"IQ2_XS", 256, 74, false};
         case GgmlType::IQ3_XXS: return TypeTraits{"IQ3_XXS", 256, 98, false};
         case GgmlType::IQ1_S: return TypeTraits{"IQ1_S", 256, 50, false};
-        case GgmlType::IQ4_NL: return TypeTraits{"IQ4_NL", 32, 18, false};
+        case GgmlType::IQ4_NL: return TypeTraits{"IQ4_NL", 32, 18, true};
         case GgmlType::IQ3_S: return TypeTraits{"IQ3_S", 256, 110, false};
         case GgmlType::IQ2_S: return TypeTraits{"IQ2_S", 256, 82, false};
-        case GgmlType::IQ4_XS: return TypeTraits{"IQ4_XS", 256, 136, false};
+        case GgmlType::IQ4_XS: return TypeTraits{"IQ4_XS", 256, 136, true};
         case GgmlType::I8: return TypeTraits{"I8", 1, 1, false};
         case GgmlType::I16: return TypeTraits{"I16", 1, 2, false};
         case GgmlType::I32: return TypeTraits{"I32", 1, 4, false};
         case GgmlType::I64: return TypeTraits{"I64", 1, 8, false};
         case GgmlType::F64: return TypeTraits{"F64", 1, 8, false};
         case GgmlType::IQ1_M: return TypeTraits{"IQ1_M", 256, 56, false};
+        case GgmlType::TQ1_0: return TypeTraits{"TQ1_0", 256, 54, true};
+        case GgmlType::TQ2_0: return TypeTraits{"TQ2_0", 256, 66, true};
+        case GgmlType::MXFP4: return TypeTraits{"MXFP4", 32, 17, true};
     }
     return std::nullopt;
 }
@@ -76,6 +80,15 @@ inline uint64_t rowBytes(GgmlType t, uint64_t n) {
 
 // The weight types the engine computes with, in a fixed order (tests iterate it).
 inline constexpr GgmlType kWeightTypes[] = {GgmlType::F32, GgmlType::F16, GgmlType::BF16, GgmlType::Q8_0,
-                                            GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q6_K};
+                                            GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q6_K,
+                                            // 32-value blocks and super-blocks of dequant_legacy.glsl /
+                                            // dequant_kquant.glsl
+                                            GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::IQ4_NL,
+                                            GgmlType::MXFP4, GgmlType::Q2_K, GgmlType::Q3_K, GgmlType::Q5_K,
+                                            GgmlType::IQ4_XS, GgmlType::TQ1_0, GgmlType::TQ2_0};
+// Not yet: the IQ grid types (IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S, IQ1_S, IQ1_M). The CPU
+// reference decodes and quantizes them (cpu::kCpuTypes) but their shaders (dequant_iq.glsl,
+// grids as shader constants) compile and run far too slowly on lavapipe, so files with them
+// are refused at load until the grids come from a buffer.
 
 }  // namespace moe

@@ -1,5 +1,8 @@
 // GGUF block formats: dequantization (the spec of every shader's decoder), simple quantizers,
-// and row dot products. Layouts match ggml bit for bit.
+// and row dot products. Layouts match ggml bit for bit. This file holds Q8_0, Q4_0, Q4_K and Q6_K
+// and the dispatch; the other block types live in quant_legacy.cpp (Q4_1 Q5_0 Q5_1 IQ4_NL
+// MXFP4), quant_kquant.cpp (Q2_K Q3_K Q5_K IQ4_XS), quant_ternary.cpp (TQ1_0 TQ2_0),
+// quant_iq.cpp (the IQ grid types) and quant_iq_quantize.cpp; random blocks in quant_random.cpp.
 #include "cpu/quant.h"
 
 #include <algorithm>
@@ -8,14 +11,15 @@
 #include <cstring>
 
 #include "core/half.h"
+#include "cpu/quant_internal.h"
 
 namespace moe::cpu {
 namespace {
 
-constexpr int kQK = 256;  // values per K-quant super-block
-
-uint16_t loadU16(const uint8_t* p) { return uint16_t(p[0] | (p[1] << 8)); }
-void storeU16(uint8_t* p, uint16_t v) { p[0] = uint8_t(v); p[1] = uint8_t(v >> 8); }
+using detail::kQK;
+using detail::loadU16;
+using detail::scaleMinK4;
+using detail::storeU16;
 
 int nearestInt(float x) { return int(std::lround(x)); }
 
@@ -67,16 +71,6 @@ void quantQ4_0(const float* x, uint8_t* b) {
 //           m  = (scales[j + 4] >> 4) | (scales[j] >> 6) << 4
 // Values 64c .. 64c+31 are the low nibbles of qs[32c .. 32c+31] (sub-block 2c), values
 // 64c+32 .. 64c+63 their high nibbles (sub-block 2c+1).
-void scaleMinK4(int j, const uint8_t* s, int& sc, int& m) {
-    if (j < 4) {
-        sc = s[j] & 63;
-        m = s[j + 4] & 63;
-    } else {
-        sc = (s[j + 4] & 15) | ((s[j - 4] >> 6) << 4);
-        m = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
-    }
-}
-
 void dequantQ4_K(const uint8_t* b, float* y) {
     const float d = fp16ToFloat(loadU16(b));
     const float dmin = fp16ToFloat(loadU16(b + 2));
@@ -209,6 +203,43 @@ void quantQ6_K(const float* x, uint8_t* b) {
     }
 }
 
+// Per-type block codec: values per block, bytes per block, decoder and (optional) encoder.
+struct Codec {
+    void (*dequant)(const uint8_t*, float*);
+    void (*quant)(const float*, uint8_t*);
+};
+
+Codec codecOf(GgmlType t) {
+    using namespace detail;
+    switch (t) {
+        case GgmlType::Q8_0: return {dequantQ8_0, quantQ8_0};
+        case GgmlType::Q4_0: return {dequantQ4_0, quantQ4_0};
+        case GgmlType::Q4_1: return {dequantQ4_1, quantQ4_1};
+        case GgmlType::Q5_0: return {dequantQ5_0, quantQ5_0};
+        case GgmlType::Q5_1: return {dequantQ5_1, quantQ5_1};
+        case GgmlType::IQ4_NL: return {dequantIQ4_NL, quantIQ4_NL};
+        case GgmlType::MXFP4: return {dequantMXFP4, quantMXFP4};
+        case GgmlType::Q2_K: return {dequantQ2_K, quantQ2_K};
+        case GgmlType::Q3_K: return {dequantQ3_K, quantQ3_K};
+        case GgmlType::Q4_K: return {dequantQ4_K, quantQ4_K};
+        case GgmlType::Q5_K: return {dequantQ5_K, quantQ5_K};
+        case GgmlType::Q6_K: return {dequantQ6_K, quantQ6_K};
+        case GgmlType::IQ4_XS: return {dequantIQ4_XS, quantIQ4_XS};
+        case GgmlType::TQ1_0: return {dequantTQ1_0, quantTQ1_0};
+        case GgmlType::TQ2_0: return {dequantTQ2_0, quantTQ2_0};
+        case GgmlType::IQ2_XXS: return {dequantIQ2_XXS, iqQuantizer(t)};
+        case GgmlType::IQ2_XS: return {dequantIQ2_XS, iqQuantizer(t)};
+        case GgmlType::IQ2_S: return {dequantIQ2_S, iqQuantizer(t)};
+        case GgmlType::IQ3_XXS: return {dequantIQ3_XXS, iqQuantizer(t)};
+        case GgmlType::IQ3_S: return {dequantIQ3_S, iqQuantizer(t)};
+        case GgmlType::IQ1_S: return {dequantIQ1_S, iqQuantizer(t)};
+        case GgmlType::IQ1_M: return {dequantIQ1_M, iqQuantizer(t)};
+        default: return {nullptr, nullptr};
+    }
+}
+
+bool isScalar(GgmlType t) { return t == GgmlType::F32 || t == GgmlType::F16 || t == GgmlType::BF16; }
+
 }  // namespace
 
 bool isWeightType(GgmlType t) {
@@ -217,10 +248,31 @@ bool isWeightType(GgmlType t) {
     return false;
 }
 
+bool hasDequant(GgmlType t) {
+    for (GgmlType c : kCpuTypes)
+        if (c == t) return true;
+    return false;
+}
+
+bool canQuantize(GgmlType t) { return hasDequant(t) && (isScalar(t) || codecOf(t).quant != nullptr); }
+
+bool searchQuantizer(GgmlType t) {
+    switch (t) {
+        case GgmlType::IQ2_XXS:
+        case GgmlType::IQ2_XS:
+        case GgmlType::IQ2_S:
+        case GgmlType::IQ3_XXS:
+        case GgmlType::IQ3_S:
+        case GgmlType::IQ1_S:
+        case GgmlType::IQ1_M: return true;
+        default: return false;
+    }
+}
+
 int64_t blockSize(GgmlType t) { return typeTraits(static_cast<uint32_t>(t))->blockSize; }
 
 void dequantizeRow(GgmlType t, const uint8_t* src, float* dst, int64_t n) {
-    assert(isWeightType(t) && n % blockSize(t) == 0);
+    assert(hasDequant(t) && n % blockSize(t) == 0);
     switch (t) {
         case GgmlType::F32: std::memcpy(dst, src, size_t(n) * 4); return;
         case GgmlType::F16:
@@ -229,26 +281,21 @@ void dequantizeRow(GgmlType t, const uint8_t* src, float* dst, int64_t n) {
         case GgmlType::BF16:
             for (int64_t i = 0; i < n; ++i) dst[i] = bf16ToFloat(loadU16(src + 2 * i));
             return;
-        case GgmlType::Q8_0:
-            for (int64_t b = 0; b < n / 32; ++b) dequantQ8_0(src + 34 * b, dst + 32 * b);
-            return;
-        case GgmlType::Q4_0:
-            for (int64_t b = 0; b < n / 32; ++b) dequantQ4_0(src + 18 * b, dst + 32 * b);
-            return;
-        case GgmlType::Q4_K:
-            for (int64_t b = 0; b < n / kQK; ++b) dequantQ4_K(src + 144 * b, dst + kQK * b);
-            return;
-        case GgmlType::Q6_K:
-            for (int64_t b = 0; b < n / kQK; ++b) dequantQ6_K(src + 210 * b, dst + kQK * b);
-            return;
-        default: assert(false && "dequantizeRow: unsupported type");
+        default: break;
     }
+    const Codec c = codecOf(t);
+    assert(c.dequant && "dequantizeRow: unsupported type");
+    if (!c.dequant) return;
+    const auto tr = *typeTraits(static_cast<uint32_t>(t));
+    for (int64_t b = 0; b < n / tr.blockSize; ++b) c.dequant(src + tr.blockBytes * b, dst + tr.blockSize * b);
 }
 
 std::vector<uint8_t> quantizeRows(GgmlType t, const float* src, int64_t rows, int64_t cols) {
-    assert(isWeightType(t) && cols % blockSize(t) == 0);
+    assert(canQuantize(t) && cols % blockSize(t) == 0);
     const uint64_t rb = rowBytes(t, uint64_t(cols));
     std::vector<uint8_t> out(size_t(rb * uint64_t(rows)));
+    const Codec c = codecOf(t);
+    const auto tr = *typeTraits(static_cast<uint32_t>(t));
     for (int64_t r = 0; r < rows; ++r) {
         const float* x = src + r * cols;
         uint8_t* y = out.data() + uint64_t(r) * rb;
@@ -260,19 +307,10 @@ std::vector<uint8_t> quantizeRows(GgmlType t, const float* src, int64_t rows, in
             case GgmlType::BF16:
                 for (int64_t i = 0; i < cols; ++i) storeU16(y + 2 * i, floatToBf16(x[i]));
                 break;
-            case GgmlType::Q8_0:
-                for (int64_t b = 0; b < cols / 32; ++b) quantQ8_0(x + 32 * b, y + 34 * b);
-                break;
-            case GgmlType::Q4_0:
-                for (int64_t b = 0; b < cols / 32; ++b) quantQ4_0(x + 32 * b, y + 18 * b);
-                break;
-            case GgmlType::Q4_K:
-                for (int64_t b = 0; b < cols / kQK; ++b) quantQ4_K(x + kQK * b, y + 144 * b);
-                break;
-            case GgmlType::Q6_K:
-                for (int64_t b = 0; b < cols / kQK; ++b) quantQ6_K(x + kQK * b, y + 210 * b);
-                break;
-            default: assert(false && "quantizeRows: unsupported type");
+            default:
+                assert(c.quant && "quantizeRows: unsupported type");
+                if (!c.quant) break;
+                for (int64_t b = 0; b < cols / tr.blockSize; ++b) c.quant(x + tr.blockSize * b, y + tr.blockBytes * b);
         }
     }
     return out;

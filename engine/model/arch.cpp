@@ -12,6 +12,13 @@ namespace {
 
 const ArchDef* const kArchs[] = {&kArchLlama, &kArchQwen2Moe, &kArchQwen3Moe, &kArchOlmoe};
 
+// "F32, F16, ...": the weight types the engine computes with (kWeightTypes), for refusals
+std::string supportedWeightTypes() {
+    std::string s;
+    for (GgmlType t : kWeightTypes) s += (s.empty() ? "" : ", ") + typeName(t);
+    return s;
+}
+
 std::string shapeString(const int64_t* ne, int n) {
     std::string s = "[";
     for (int i = 0; i < n; ++i) s += (i ? ", " : "") + std::to_string(ne[i]);
@@ -70,7 +77,7 @@ Result<TensorView> ArchLoader::tensor(const std::string& name, std::initializer_
                          "; norm and bias vectors must be F32, F16 or BF16");
     } else if (!cpu::isWeightType(t->type)) {
         return error("tensor '" + name + "' has unsupported type " + typeName(t->type) +
-                     " (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K)");
+                     " (supported: " + supportedWeightTypes() + ")");
     }
     int64_t want[4] = {1, 1, 1, 1};
     int i = 0;

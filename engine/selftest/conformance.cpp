@@ -43,9 +43,14 @@ Result<const WeightSet*> Harness::weights(GgmlType t, uint64_t rows, uint64_t co
     std::vector<float> src;
     for (uint64_t r0 = 0; r0 < rows; r0 += chunk) {
         const uint64_t n = std::min(chunk, rows - r0);
-        src.resize(n * cols);
-        randnInto(src.data(), src.size(), (uint64_t(seed) << 32) + r0, 0.5f);
-        auto q = cpu::quantizeRows(t, src.data(), int64_t(n), int64_t(cols));
+        std::vector<uint8_t> q;
+        if (!cpu::searchQuantizer(t)) {
+            src.resize(n * cols);
+            randnInto(src.data(), src.size(), (uint64_t(seed) << 32) + r0, 0.5f);
+            q = cpu::quantizeRows(t, src.data(), int64_t(n), int64_t(cols));
+        } else {  // the IQ1/IQ2/IQ3 grid searches are slow: random valid blocks
+            q = cpu::randomRows(t, int64_t(n), int64_t(cols), (uint64_t(seed) << 32) + r0);
+        }
         std::copy(q.begin(), q.end(), w.bytes.begin() + r0 * rb);
     }
     MOE_ASSIGN(w.buffer, dev_.allocate(w.bytes.size(), vk::MemoryKind::Device, vk::MemoryTag::Weights, "selftest weights"));

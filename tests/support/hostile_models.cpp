@@ -295,8 +295,8 @@ void fields(Writer& w, const Base& b) {
     for (uint32_t id : {4u, 31u, 99u, 0xFFFFFFFFu})
         w.patch(b, "type_tensor_" + std::to_string(id) + ".gguf", [&](Bytes& x) { put32(x, embd.type, id); },
                 {"tensor 'token_embd.weight' has unknown type id " + std::to_string(id)});
-    w.patch(b, "type_tensor_q4_1.gguf", [&](Bytes& x) { put32(x, embd.type, uint32_t(GgmlType::Q4_1)); },
-            {"'token_embd.weight' has unsupported type Q4_1"});
+    w.patch(b, "type_tensor_i8.gguf", [&](Bytes& x) { put32(x, embd.type, uint32_t(GgmlType::I8)); },
+            {"'token_embd.weight' has unsupported type I8"});
     w.patch(b, "type_tensor_norm_i32.gguf", [&](Bytes& x) { put32(x, norm.type, uint32_t(GgmlType::I32)); },
             {"'output_norm.weight' has type I32; norm and bias vectors must be F32, F16 or BF16"});
     // offsets: out of range, misaligned, overlapping
@@ -435,8 +435,8 @@ void tensors(Writer& w, const Base& q, const Base& l) {
     shape(l, "shape_llama_up_exps", "blk.0.ffn_up_exps.weight", Q8, {64, 32, 7}, "has shape [64, 32, 7], expected [64, 32, 8]");
     shape(q, "type_norm_q8_0", "blk.1.ffn_norm.weight", Q8, {64},
           "'blk.1.ffn_norm.weight' has type Q8_0; norm and bias vectors must be");
-    shape(q, "type_exps_q5_0", "blk.0.ffn_up_exps.weight", GgmlType::Q5_0, {64, 32, 4},
-          "'blk.0.ffn_up_exps.weight' has unsupported type Q5_0");
+    shape(q, "type_exps_i32", "blk.0.ffn_up_exps.weight", GgmlType::I32, {64, 32, 4},
+          "'blk.0.ffn_up_exps.weight' has unsupported type I32");
     shape(q, "type_attn_i8", "blk.0.attn_v.weight", GgmlType::I8, {64, 64}, "'blk.0.attn_v.weight' has unsupported type I8");
     GgufEdit perExpert;
     perExpert.extraTensors.push_back({"blk.0.ffn_gate.0.weight", {F32, {64, 32}}});
