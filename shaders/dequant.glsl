@@ -123,11 +123,6 @@ uvec4 bytes16Any(WPtr p, uint b) {
 #if WTYPE == 16 || WTYPE == 17 || WTYPE == 18 || WTYPE == 19 || WTYPE == 21 || WTYPE == 22 || WTYPE == 29
 #include "dequant_iq.glsl"
 #endif
-// DEQUANT_INIT(): the first statement of every kernel's main (uniform control flow): the IQ types
-// fill their shared copy of the grid there (dequant_iq.glsl); nothing for the other types
-#ifndef DEQUANT_INIT
-#define DEQUANT_INIT()
-#endif
 
 #if WTYPE == 8 || WTYPE == 2
 #define BLOCK_VALUES 32u

@@ -1,5 +1,6 @@
-// NOT BUILT YET (shaders/variants.cmake): with the grids as shader constants (and the shared-
-// memory copy of DEQUANT_INIT), lavapipe takes seconds per 4096x4096 product and minutes to build
+// NOT BUILT YET (shaders/variants.cmake): with the grids as shader constants (and a shared-
+// memory copy filled by iqInit, which no kernel calls any more), lavapipe takes seconds per
+// 4096x4096 product and minutes to build
 // the IQ1_S / IQ2_S pipelines. The next step is the grids in a storage buffer read through a device
 // address. The decoders pass get_rows bit for bit for IQ2_XXS, IQ2_XS and IQ3_XXS.
 // Decoders of the IQ grid types (included by dequant.glsl, which selects them by WTYPE):

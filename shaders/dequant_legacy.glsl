@@ -44,19 +44,7 @@ uint fifthBits4(uint hb) { return ((hb * 0x00204081u) & 0x01010101u) << 4; }
 #define TABLE mxfp4_values
 #endif
 #if WTYPE == 20 || WTYPE == 39
-// Lookups in a 16-entry table T of small signed values (iq_tables.glsl): its entries packed as
-// bytes into 4 words (folded at compile time), then a select and a sign extension per value, as
-// a dynamically indexed constant array is a per-lane memory loop on CPU devices (lavapipe).
-#define TABLE_WORD(T, k) ((T[4 * k] & 255u) | ((T[4 * k + 1] & 255u) << 8) | ((T[4 * k + 2] & 255u) << 16) | (T[4 * k + 3] << 24))
-int tableAt(uvec4 tw, uint n) {
-    const uint w = n < 8u ? (n < 4u ? tw.x : tw.y) : (n < 12u ? tw.z : tw.w);
-    return int(w << (24u - 8u * (n & 3u))) >> 24;
-}
-vec4 table4(uint w) {  // the table's values of the 4 low nibbles of w
-    const uvec4 tw = uvec4(TABLE_WORD(TABLE, 0), TABLE_WORD(TABLE, 1), TABLE_WORD(TABLE, 2), TABLE_WORD(TABLE, 3));
-    return vec4(float(tableAt(tw, w & 15u)), float(tableAt(tw, (w >> 8) & 15u)), float(tableAt(tw, (w >> 16) & 15u)),
-                float(tableAt(tw, (w >> 24) & 15u)));
-}
+#include "table4.glsl"
 #endif
 #if WTYPE == 39
 float e8m0Half(uint e) { return uintBitsToFloat(e < 2u ? 0x00200000u << e : (e - 1u) << 23); }

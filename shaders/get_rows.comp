@@ -13,7 +13,6 @@ layout(buffer_reference, std430, buffer_reference_align = 4) buffer Floats { flo
 layout(buffer_reference, std430, buffer_reference_align = 4) readonly buffer Ints { int v[]; };
 
 void main() {
-    DEQUANT_INIT();  // dequant.glsl
     uint i0 = gl_WorkGroupID.x;
     int id = Ints(p.ids).v[i0];
     if (id < 0 || uint(id) >= p.nRows) id = 0;  // ids are validated on the host; never read out of bounds

@@ -40,7 +40,6 @@ shared float red[WG];
 #endif
 
 void main() {
-    DEQUANT_INIT();  // dequant.glsl
     const uint tid = gl_LocalInvocationID.x;
     const uint row0 = gl_WorkGroupID.x * NR + p.rowBase;
     Floats X = Floats(p.x);

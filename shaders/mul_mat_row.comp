@@ -33,7 +33,6 @@ layout(buffer_reference, std430, buffer_reference_align = 4) readonly buffer Int
 vec4 x4(uint texel) { return uintBitsToFloat(texelFetch(xTexels, int(texel))); }
 
 void main() {
-    DEQUANT_INIT();  // dequant.glsl
     const uint lane = gl_LocalInvocationID.x;
     const uint rowGroup = gl_WorkGroupID.x * WG * NR + p.rowBase;
     Floats Y = Floats(p.y);

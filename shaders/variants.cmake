@@ -12,9 +12,8 @@ set(MOESCOPE_KERNEL_TYPES f32:0 f16:1 bf16:30 q8_0:8 q4_0:2 q4_k:12 q6_k:14)
 # The other block types (dequant_legacy.glsl, dequant_kquant.glsl).
 list(APPEND MOESCOPE_KERNEL_TYPES q4_1:3 q5_0:6 q5_1:7 iq4_nl:20 mxfp4:39 q2_k:10 q3_k:11 q5_k:13 iq4_xs:23 tq1_0:34 tq2_0:35)
 # Those read through 16-byte texel fetches (load16 in dequant.glsl, runtime/kernels.h
-# texelReadType); the IQ grid types keep device addresses.
-set(MOESCOPE_TEXEL_TYPES f32:0 f16:1 bf16:30 q8_0:8 q4_0:2)
-list(APPEND MOESCOPE_TEXEL_TYPES q4_k:12 q6_k:14 q4_1:3 q5_0:6 q5_1:7 iq4_nl:20 mxfp4:39 q2_k:10 q3_k:11 q5_k:13 iq4_xs:23 tq1_0:34 tq2_0:35)
+# texelReadType): today every kernel type.
+set(MOESCOPE_TEXEL_TYPES ${MOESCOPE_KERNEL_TYPES})
 
 # mul_mat.comp: dense (MODE 0), expert-indexed direct (MODE 1), expert-grouped (MODE 2), each with
 # a shared-memory reduction and a single-subgroup reduction (SG_REDUCE); get_rows.comp.

@@ -13,24 +13,23 @@
 namespace moe::cli {
 namespace {
 
-// The types gen-model can write (the CPU reference has a quantizer for them), by lower-case name.
+// The types gen-model can write (every engine type has a quantizer), by lower-case name.
+std::string lowerName(GgmlType t) {
+    std::string n = typeName(t);
+    for (char& c : n) c = char(std::tolower(uint8_t(c)));
+    return n;
+}
+
 std::optional<GgmlType> quantizableType(const std::string& name) {
-    for (GgmlType t : kWeightTypes) {
-        std::string n = typeName(t);
-        for (char& c : n) c = char(std::tolower(uint8_t(c)));
-        if (n == name && cpu::canQuantize(t)) return t;
-    }
+    for (GgmlType t : kWeightTypes)
+        if (lowerName(t) == name && cpu::canQuantize(t)) return t;
     return std::nullopt;
 }
 
 std::string quantizableTypeList() {
     std::string out;
-    for (GgmlType t : kWeightTypes) {
-        if (!cpu::canQuantize(t)) continue;
-        std::string n = typeName(t);
-        for (char& c : n) c = char(std::tolower(uint8_t(c)));
-        out += (out.empty() ? "" : " ") + n;
-    }
+    for (GgmlType t : kWeightTypes)
+        if (cpu::canQuantize(t)) out += (out.empty() ? "" : " ") + lowerName(t);
     return out;
 }
 

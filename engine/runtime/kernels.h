@@ -33,14 +33,10 @@ Result<ShaderId> kernelShader(KernelFamily family, GgmlType t, KernelReduce redu
 // fetch a texel per word, no faster than device addresses (MOESCOPE_TEXEL_TYPES in
 // shaders/variants.cmake). On devices that read weights through texel views, products of these
 // types with rows of a multiple of 16 values run the row-per-invocation kernels.
-constexpr bool texelReadType(GgmlType t) {
-    switch (t) {
-        case GgmlType::F32: case GgmlType::F16: case GgmlType::BF16: case GgmlType::Q8_0: case GgmlType::Q4_0:
-        case GgmlType::Q4_K: case GgmlType::Q6_K: case GgmlType::Q4_1: case GgmlType::Q5_0: case GgmlType::Q5_1:
-        case GgmlType::IQ4_NL: case GgmlType::MXFP4: case GgmlType::Q2_K: case GgmlType::Q3_K: case GgmlType::Q5_K:
-        case GgmlType::IQ4_XS: case GgmlType::TQ1_0: case GgmlType::TQ2_0: return true;
-        default: return false;
-    }
+constexpr bool texelReadType(GgmlType t) {  // today every engine weight type
+    for (GgmlType w : kWeightTypes)
+        if (w == t) return true;
+    return false;
 }
 
 // y (nTok, rows) = x (nTok, cols) · Wᵀ, W (rows, cols) of type `type`. Strides in floats.
