@@ -1,8 +1,3 @@
-// NOT BUILT YET (shaders/variants.cmake): with the grids as shader constants (and a shared-
-// memory copy filled by iqInit, which no kernel calls any more), lavapipe takes seconds per
-// 4096x4096 product and minutes to build
-// the IQ1_S / IQ2_S pipelines. The next step is the grids in a storage buffer read through a device
-// address. The decoders pass get_rows bit for bit for IQ2_XXS, IQ2_XS and IQ3_XXS.
 // Decoders of the IQ grid types (included by dequant.glsl, which selects them by WTYPE):
 //   16 IQ2_XXS, 17 IQ2_XS, 18 IQ3_XXS, 19 IQ1_S, 21 IQ3_S, 22 IQ2_S, 29 IQ1_M.
 // Each is a 256-value super-block; iqLoad4(row, c, q) returns values 4q .. 4q + 3 of its 32-value
@@ -10,7 +5,7 @@
 // grid group (IQ2_*, IQ1_*: one two-word grid entry, word q & 1) or one one-word grid entry
 // (IQ3_*). The float operations are the CPU reference's (engine/cpu/quant_iq.cpp, ggml's) in the
 // same order, with no multiply followed by an add, so that the results are bit-exact (get_rows).
-// The grids and the IQ2 sign table come from iq_tables.glsl (const arrays, indexed dynamically).
+// The grids come from a buffer (IQ_GRID below); the IQ2 sign patterns are computed (iqSigns).
 //
 // Block layouts (bytes):
 //   IQ2_XXS  66: f16 d; u32 pairs (a0, a1)[8] at 2: a0 = 4 grid indices, a1 = 4 x 7 sign bits
@@ -29,7 +24,7 @@
 //                group); u16 sc[4] at 48: 3-bit scales (per 16 values), f16 d in the top nibbles
 #ifndef DEQUANT_IQ_GLSL
 #define DEQUANT_IQ_GLSL
-#include "iq_tables.glsl"
+#include "iq_grids.h"
 
 // bytes per 256-value super-block
 #if WTYPE == 16
@@ -48,68 +43,36 @@
 #define IQ_BLOCK_BYTES 56u
 #endif
 
-// The grid of this type (iq_tables.glsl), copied into shared memory by iqInit() at the start of
-// every kernel: a const array indexed dynamically costs a copy of the whole array per lookup on
-// lavapipe (Mesa 22.3: glslang gives it a Function-scope variable initialised from the constant
-// and llvmpipe does not turn it into constant data), so the decoders index the shared copy,
-// which the kernels fill with constant indices only (no dynamic indexing of the const array).
+// The grid of this type: IQ_GRID(i) is word i of it, read from the grid buffer (iq_grids.h)
+// through the device address IQ_GRID_ADDR, a push constant of the kernel (declared before
+// dequant.glsl is included; the decoders name no local `p`). Grids as constant arrays cost
+// lavapipe a copy of the whole array per dynamic lookup (Mesa 22.3), and a shared-memory copy
+// costs every workgroup a fill and a barrier.
 #if WTYPE == 16
-#define IQ_TABLE iq2xxs_grid
-#define IQ_PART_WORDS 64  // an eighth of the table
+#define IQ_GRID_BASE IQ_GRID_IQ2XXS
 #elif WTYPE == 17
-#define IQ_TABLE iq2xs_grid
-#define IQ_PART_WORDS 128
+#define IQ_GRID_BASE IQ_GRID_IQ2XS
 #elif WTYPE == 22
-#define IQ_TABLE iq2s_grid
-#define IQ_PART_WORDS 256
+#define IQ_GRID_BASE IQ_GRID_IQ2S
 #elif WTYPE == 18
-#define IQ_TABLE iq3xxs_grid
-#define IQ_PART_WORDS 32
+#define IQ_GRID_BASE IQ_GRID_IQ3XXS
 #elif WTYPE == 21
-#define IQ_TABLE iq3s_grid
-#define IQ_PART_WORDS 64
+#define IQ_GRID_BASE IQ_GRID_IQ3S
 #else  // IQ1_S, IQ1_M
-#define IQ_TABLE iq1s_grid
-#define IQ_PART_WORDS 512
+#define IQ_GRID_BASE IQ_GRID_IQ1S
 #endif
-shared uint iqGrid[8 * IQ_PART_WORDS];
-#define IQ_C1(i) iqGrid[i] = IQ_TABLE[i];
-#define IQ_C2(i) IQ_C1(i) IQ_C1((i) + 1u)
-#define IQ_C4(i) IQ_C2(i) IQ_C2((i) + 2u)
-#define IQ_C8(i) IQ_C4(i) IQ_C4((i) + 4u)
-#define IQ_C16(i) IQ_C8(i) IQ_C8((i) + 8u)
-#define IQ_C32(i) IQ_C16(i) IQ_C16((i) + 16u)
-#define IQ_C64(i) IQ_C32(i) IQ_C32((i) + 32u)
-#define IQ_C128(i) IQ_C64(i) IQ_C64((i) + 64u)
-#define IQ_C256(i) IQ_C128(i) IQ_C128((i) + 128u)
-#define IQ_C512(i) IQ_C256(i) IQ_C256((i) + 256u)
-#define IQ_CAT(a, b) a##b
-#define IQ_CN(n, i) IQ_CAT(IQ_C, n)(i)
-// Fills iqGrid: invocation i copies the eighths i, i + workgroup size, ... (every eighth once for
-// any workgroup size); then a barrier. Call first in main, in uniform control flow.
-void iqInit() {
-    for (uint part = gl_LocalInvocationIndex; part < 8u; part += gl_WorkGroupSize.x * gl_WorkGroupSize.y * gl_WorkGroupSize.z) {
-        switch (part) {
-            case 0u: IQ_CN(IQ_PART_WORDS, 0u) break;
-            case 1u: IQ_CN(IQ_PART_WORDS, 1u * IQ_PART_WORDS) break;
-            case 2u: IQ_CN(IQ_PART_WORDS, 2u * IQ_PART_WORDS) break;
-            case 3u: IQ_CN(IQ_PART_WORDS, 3u * IQ_PART_WORDS) break;
-            case 4u: IQ_CN(IQ_PART_WORDS, 4u * IQ_PART_WORDS) break;
-            case 5u: IQ_CN(IQ_PART_WORDS, 5u * IQ_PART_WORDS) break;
-            case 6u: IQ_CN(IQ_PART_WORDS, 6u * IQ_PART_WORDS) break;
-            default: IQ_CN(IQ_PART_WORDS, 7u * IQ_PART_WORDS) break;
-        }
-    }
-    barrier();
-}
-#define DEQUANT_INIT() iqInit()
+#ifndef IQ_GRID_ADDR
+#define IQ_GRID_ADDR p.grids
+#endif
+layout(buffer_reference, std430, buffer_reference_align = 4) readonly buffer IqGridWords { uint w[]; };
+#define IQ_GRID(i) IqGridWords(IQ_GRID_ADDR).w[uint(IQ_GRID_BASE) + (i)]
 
-// The 8 sign bits of a 7-bit IQ2 sign index (iq2_signs of iq_tables.glsl: bit 7 makes the number
+// The 8 sign bits of a 7-bit IQ2 sign index (kIq2Signs of engine/cpu/iq_tables.h: bit 7 makes the number
 // of set bits even), computed rather than looked up (one table less to copy).
 uint iqSigns(uint i) { return i | ((bitCount(i) & 1u) << 7); }
 
 // the 16-bit word at an even byte offset b
-uint u16At(WPtr p, uint b) { return (WORD(p, b >> 2) >> ((b & 2u) * 8u)) & 0xffffu; }
+uint u16At(WPtr wp, uint b) { return (WORD(wp, b >> 2) >> ((b & 2u) * 8u)) & 0xffffu; }
 // the 4 unsigned bytes of a word as floats
 vec4 ubytes4(uint w) { return vec4(float(w & 255u), float((w >> 8) & 255u), float((w >> 16) & 255u), float(w >> 24)); }
 // ±1 for the low 4 bits of s (bit set: negative)
@@ -124,62 +87,62 @@ vec4 iqLoad4(uint64_t row, uint c, uint q) {
     const uint hf = q & 1u;    // its half (4 values)
     uint s;
 #if WTYPE == 16
-    WPtr p = wordsAt(row + uint64_t(c / 8u) * 66u, s);
-    const float d = halfAt(p, s);
-    const uint gi = byteAt(p, s + 2u + 8u * ib + l);
-    const uint a1 = word4At(p, s + 6u + 8u * ib);
+    WPtr wp = wordsAt(row + uint64_t(c / 8u) * 66u, s);
+    const float d = halfAt(wp, s);
+    const uint gi = byteAt(wp, s + 2u + 8u * ib + l);
+    const uint a1 = word4At(wp, s + 6u + 8u * ib);
     const float db = d * (0.5 + float(a1 >> 28)) * 0.25;
     const uint sg = iqSigns((a1 >> (7u * l)) & 127u) >> (4u * hf);
-    return db * ubytes4(iqGrid[2u * gi + hf]) * signs4(sg);
+    return db * ubytes4(IQ_GRID(2u * gi + hf)) * signs4(sg);
 #elif WTYPE == 17
-    WPtr p = wordsAt(row + uint64_t(c / 8u) * 74u, s);
-    const float d = halfAt(p, s);
-    const uint qs = u16At(p, s + 2u + 8u * ib + 2u * l);
-    const float db = d * (0.5 + float((byteAt(p, s + 66u + ib) >> (4u * (l >> 1))) & 15u)) * 0.25;
+    WPtr wp = wordsAt(row + uint64_t(c / 8u) * 74u, s);
+    const float d = halfAt(wp, s);
+    const uint qs = u16At(wp, s + 2u + 8u * ib + 2u * l);
+    const float db = d * (0.5 + float((byteAt(wp, s + 66u + ib) >> (4u * (l >> 1))) & 15u)) * 0.25;
     const uint sg = iqSigns(qs >> 9) >> (4u * hf);
-    return db * ubytes4(iqGrid[2u * (qs & 511u) + hf]) * signs4(sg);
+    return db * ubytes4(IQ_GRID(2u * (qs & 511u) + hf)) * signs4(sg);
 #elif WTYPE == 22
-    WPtr p = wordsAt(row + uint64_t(c / 8u) * 82u, s);
-    const float d = halfAt(p, s);
-    const uint gi = byteAt(p, s + 2u + 4u * ib + l) | ((byteAt(p, s + 66u + ib) << (8u - 2u * l)) & 0x300u);
-    const uint sg = byteAt(p, s + 34u + 4u * ib + l) >> (4u * hf);
-    const float db = d * (0.5 + float((byteAt(p, s + 74u + ib) >> (4u * (l >> 1))) & 15u)) * 0.25;
-    return db * ubytes4(iqGrid[2u * gi + hf]) * signs4(sg);
+    WPtr wp = wordsAt(row + uint64_t(c / 8u) * 82u, s);
+    const float d = halfAt(wp, s);
+    const uint gi = byteAt(wp, s + 2u + 4u * ib + l) | ((byteAt(wp, s + 66u + ib) << (8u - 2u * l)) & 0x300u);
+    const uint sg = byteAt(wp, s + 34u + 4u * ib + l) >> (4u * hf);
+    const float db = d * (0.5 + float((byteAt(wp, s + 74u + ib) >> (4u * (l >> 1))) & 15u)) * 0.25;
+    return db * ubytes4(IQ_GRID(2u * gi + hf)) * signs4(sg);
 #elif WTYPE == 18
-    WPtr p = wordsAt(row + uint64_t(c / 8u) * 98u, s);
-    const float d = halfAt(p, s);
-    const uint gi = byteAt(p, s + 2u + 8u * ib + q);
-    const uint aux = word4At(p, s + 66u + 4u * ib);
+    WPtr wp = wordsAt(row + uint64_t(c / 8u) * 98u, s);
+    const float d = halfAt(wp, s);
+    const uint gi = byteAt(wp, s + 2u + 8u * ib + q);
+    const uint aux = word4At(wp, s + 66u + 4u * ib);
     const float db = d * (0.5 + float(aux >> 28)) * 0.5;
     const uint sg = iqSigns((aux >> (7u * l)) & 127u) >> (4u * hf);
-    return db * ubytes4(iqGrid[gi]) * signs4(sg);
+    return db * ubytes4(IQ_GRID(gi)) * signs4(sg);
 #elif WTYPE == 21
-    WPtr p = wordsAt(row + uint64_t(c / 8u) * 110u, s);
-    const float d = halfAt(p, s);
-    const uint gi = byteAt(p, s + 2u + 8u * ib + q) | ((byteAt(p, s + 66u + ib) << (8u - q)) & 256u);
-    const uint sg = byteAt(p, s + 74u + 4u * ib + l) >> (4u * hf);
-    const float db = d * float(1u + 2u * ((byteAt(p, s + 106u + ib / 2u) >> (4u * (ib & 1u))) & 15u));
-    return db * ubytes4(iqGrid[gi]) * signs4(sg);
+    WPtr wp = wordsAt(row + uint64_t(c / 8u) * 110u, s);
+    const float d = halfAt(wp, s);
+    const uint gi = byteAt(wp, s + 2u + 8u * ib + q) | ((byteAt(wp, s + 66u + ib) << (8u - q)) & 256u);
+    const uint sg = byteAt(wp, s + 74u + 4u * ib + l) >> (4u * hf);
+    const float db = d * float(1u + 2u * ((byteAt(wp, s + 106u + ib / 2u) >> (4u * (ib & 1u))) & 15u));
+    return db * ubytes4(IQ_GRID(gi)) * signs4(sg);
 #elif WTYPE == 19
-    WPtr p = wordsAt(row + uint64_t(c / 8u) * 50u, s);
-    const float d = halfAt(p, s);
-    const uint qh = u16At(p, s + 34u + 2u * ib);
+    WPtr wp = wordsAt(row + uint64_t(c / 8u) * 50u, s);
+    const float d = halfAt(wp, s);
+    const uint qh = u16At(wp, s + 34u + 2u * ib);
     const float dl = d * float(2u * ((qh >> 12) & 7u) + 1u);
     const float delta = (qh & 0x8000u) != 0u ? -0.125 : 0.125;
-    const uint gi = byteAt(p, s + 2u + 4u * ib + l) | (((qh >> (3u * l)) & 7u) << 8);
-    const uint g = iqGrid[2u * gi + hf];
+    const uint gi = byteAt(wp, s + 2u + 4u * ib + l) | (((qh >> (3u * l)) & 7u) << 8);
+    const uint g = IQ_GRID(2u * gi + hf);
     return dl * (vec4(float(sb4(g, 0u)), float(sb4(g, 1u)), float(sb4(g, 2u)), float(sb4(g, 3u))) + delta);
 #elif WTYPE == 29
-    WPtr p = wordsAt(row + uint64_t(c / 8u) * 56u, s);
-    const uint sc01 = word4At(p, s + 48u), sc23 = word4At(p, s + 52u);  // sc[0] | sc[1] << 16, ...
+    WPtr wp = wordsAt(row + uint64_t(c / 8u) * 56u, s);
+    const uint sc01 = word4At(wp, s + 48u), sc23 = word4At(wp, s + 52u);  // sc[0] | sc[1] << 16, ...
     const uint dbits = ((sc01 >> 12) & 0xfu) | ((sc01 >> 24) & 0xf0u) | ((sc23 >> 4) & 0xf00u) | ((sc23 >> 16) & 0xf000u);
     const float d = unpackHalf2x16(dbits).x;
     const uint sc = ((ib < 4u ? sc01 : sc23) >> (16u * ((ib / 2u) & 1u))) & 0xffffu;  // sc[ib / 2]
     const float dl = d * float(2u * ((sc >> (6u * (ib & 1u) + 3u * (l >> 1))) & 7u) + 1u);
-    const uint qh = byteAt(p, s + 32u + 2u * ib + (l >> 1)) >> (4u * (l & 1u));  // this group's nibble
+    const uint qh = byteAt(wp, s + 32u + 2u * ib + (l >> 1)) >> (4u * (l & 1u));  // this group's nibble
     const float delta = (qh & 8u) != 0u ? -0.125 : 0.125;
-    const uint gi = byteAt(p, s + 4u * ib + l) | ((qh & 7u) << 8);
-    const uint g = iqGrid[2u * gi + hf];
+    const uint gi = byteAt(wp, s + 4u * ib + l) | ((qh & 7u) << 8);
+    const uint g = IQ_GRID(2u * gi + hf);
     return dl * (vec4(float(sb4(g, 0u)), float(sb4(g, 1u)), float(sb4(g, 2u)), float(sb4(g, 3u))) + delta);
 #else
     return vec4(0.0);
@@ -194,93 +157,93 @@ void iqLoad16(uint64_t row, uint c, uint h, out vec4 v[4]) {
     const uint ib = c % 8u;
     uint s;
 #if WTYPE == 16
-    WPtr p = wordsAt(row + uint64_t(c / 8u) * 66u, s);
-    const float d = halfAt(p, s);
-    const uint gi2 = u16At(p, s + 2u + 8u * ib + 2u * h);  // grid indices of groups 2h, 2h + 1
-    const uint a1 = word4At(p, s + 6u + 8u * ib);
+    WPtr wp = wordsAt(row + uint64_t(c / 8u) * 66u, s);
+    const float d = halfAt(wp, s);
+    const uint gi2 = u16At(wp, s + 2u + 8u * ib + 2u * h);  // grid indices of groups 2h, 2h + 1
+    const uint a1 = word4At(wp, s + 6u + 8u * ib);
     const float db = d * (0.5 + float(a1 >> 28)) * 0.25;
     [[unroll]] for (uint g = 0u; g < 2u; ++g) {
         const uint gi = (gi2 >> (8u * g)) & 255u;
         const uint sg = iqSigns((a1 >> (7u * (2u * h + g))) & 127u);
-        v[2u * g] = db * ubytes4(iqGrid[2u * gi]) * signs4(sg);
-        v[2u * g + 1u] = db * ubytes4(iqGrid[2u * gi + 1u]) * signs4(sg >> 4);
+        v[2u * g] = db * ubytes4(IQ_GRID(2u * gi)) * signs4(sg);
+        v[2u * g + 1u] = db * ubytes4(IQ_GRID(2u * gi + 1u)) * signs4(sg >> 4);
     }
 #elif WTYPE == 17
-    WPtr p = wordsAt(row + uint64_t(c / 8u) * 74u, s);
-    const float d = halfAt(p, s);
-    const uint qs2 = word4At(p, s + 2u + 8u * ib + 4u * h);  // qs of groups 2h, 2h + 1
-    const float db = d * (0.5 + float((byteAt(p, s + 66u + ib) >> (4u * h)) & 15u)) * 0.25;
+    WPtr wp = wordsAt(row + uint64_t(c / 8u) * 74u, s);
+    const float d = halfAt(wp, s);
+    const uint qs2 = word4At(wp, s + 2u + 8u * ib + 4u * h);  // qs of groups 2h, 2h + 1
+    const float db = d * (0.5 + float((byteAt(wp, s + 66u + ib) >> (4u * h)) & 15u)) * 0.25;
     [[unroll]] for (uint g = 0u; g < 2u; ++g) {
         const uint qs = (qs2 >> (16u * g)) & 0xffffu;
         const uint sg = iqSigns(qs >> 9);
-        v[2u * g] = db * ubytes4(iqGrid[2u * (qs & 511u)]) * signs4(sg);
-        v[2u * g + 1u] = db * ubytes4(iqGrid[2u * (qs & 511u) + 1u]) * signs4(sg >> 4);
+        v[2u * g] = db * ubytes4(IQ_GRID(2u * (qs & 511u))) * signs4(sg);
+        v[2u * g + 1u] = db * ubytes4(IQ_GRID(2u * (qs & 511u) + 1u)) * signs4(sg >> 4);
     }
 #elif WTYPE == 22
-    WPtr p = wordsAt(row + uint64_t(c / 8u) * 82u, s);
-    const float d = halfAt(p, s);
-    const uint qs2 = u16At(p, s + 2u + 4u * ib + 2u * h);
-    const uint sg2 = u16At(p, s + 34u + 4u * ib + 2u * h);
-    const uint qh = byteAt(p, s + 66u + ib);
-    const float db = d * (0.5 + float((byteAt(p, s + 74u + ib) >> (4u * h)) & 15u)) * 0.25;
+    WPtr wp = wordsAt(row + uint64_t(c / 8u) * 82u, s);
+    const float d = halfAt(wp, s);
+    const uint qs2 = u16At(wp, s + 2u + 4u * ib + 2u * h);
+    const uint sg2 = u16At(wp, s + 34u + 4u * ib + 2u * h);
+    const uint qh = byteAt(wp, s + 66u + ib);
+    const float db = d * (0.5 + float((byteAt(wp, s + 74u + ib) >> (4u * h)) & 15u)) * 0.25;
     [[unroll]] for (uint g = 0u; g < 2u; ++g) {
         const uint l = 2u * h + g;
         const uint gi = ((qs2 >> (8u * g)) & 255u) | ((qh << (8u - 2u * l)) & 0x300u);
         const uint sg = sg2 >> (8u * g);
-        v[2u * g] = db * ubytes4(iqGrid[2u * gi]) * signs4(sg);
-        v[2u * g + 1u] = db * ubytes4(iqGrid[2u * gi + 1u]) * signs4(sg >> 4);
+        v[2u * g] = db * ubytes4(IQ_GRID(2u * gi)) * signs4(sg);
+        v[2u * g + 1u] = db * ubytes4(IQ_GRID(2u * gi + 1u)) * signs4(sg >> 4);
     }
 #elif WTYPE == 18
-    WPtr p = wordsAt(row + uint64_t(c / 8u) * 98u, s);
-    const float d = halfAt(p, s);
-    const uint gi4 = word4At(p, s + 2u + 8u * ib + 4u * h);  // 4 grid indices
-    const uint aux = word4At(p, s + 66u + 4u * ib);
+    WPtr wp = wordsAt(row + uint64_t(c / 8u) * 98u, s);
+    const float d = halfAt(wp, s);
+    const uint gi4 = word4At(wp, s + 2u + 8u * ib + 4u * h);  // 4 grid indices
+    const uint aux = word4At(wp, s + 66u + 4u * ib);
     const float db = d * (0.5 + float(aux >> 28)) * 0.5;
     [[unroll]] for (uint g = 0u; g < 2u; ++g) {
         const uint sg = iqSigns((aux >> (7u * (2u * h + g))) & 127u);
-        v[2u * g] = db * ubytes4(iqGrid[(gi4 >> (16u * g)) & 255u]) * signs4(sg);
-        v[2u * g + 1u] = db * ubytes4(iqGrid[(gi4 >> (16u * g + 8u)) & 255u]) * signs4(sg >> 4);
+        v[2u * g] = db * ubytes4(IQ_GRID((gi4 >> (16u * g)) & 255u)) * signs4(sg);
+        v[2u * g + 1u] = db * ubytes4(IQ_GRID((gi4 >> (16u * g + 8u)) & 255u)) * signs4(sg >> 4);
     }
 #elif WTYPE == 21
-    WPtr p = wordsAt(row + uint64_t(c / 8u) * 110u, s);
-    const float d = halfAt(p, s);
-    const uint gi4 = word4At(p, s + 2u + 8u * ib + 4u * h);
-    const uint qh = byteAt(p, s + 66u + ib) >> (4u * h);  // bit 8 of entries 4h .. 4h + 3
-    const uint sg2 = u16At(p, s + 74u + 4u * ib + 2u * h);
-    const float db = d * float(1u + 2u * ((byteAt(p, s + 106u + ib / 2u) >> (4u * (ib & 1u))) & 15u));
+    WPtr wp = wordsAt(row + uint64_t(c / 8u) * 110u, s);
+    const float d = halfAt(wp, s);
+    const uint gi4 = word4At(wp, s + 2u + 8u * ib + 4u * h);
+    const uint qh = byteAt(wp, s + 66u + ib) >> (4u * h);  // bit 8 of entries 4h .. 4h + 3
+    const uint sg2 = u16At(wp, s + 74u + 4u * ib + 2u * h);
+    const float db = d * float(1u + 2u * ((byteAt(wp, s + 106u + ib / 2u) >> (4u * (ib & 1u))) & 15u));
     [[unroll]] for (uint j = 0u; j < 4u; ++j) {
         const uint gi = ((gi4 >> (8u * j)) & 255u) | (((qh >> j) & 1u) << 8);
-        v[j] = db * ubytes4(iqGrid[gi]) * signs4(sg2 >> (4u * j));
+        v[j] = db * ubytes4(IQ_GRID(gi)) * signs4(sg2 >> (4u * j));
     }
 #elif WTYPE == 19
-    WPtr p = wordsAt(row + uint64_t(c / 8u) * 50u, s);
-    const float d = halfAt(p, s);
-    const uint qh = u16At(p, s + 34u + 2u * ib);
-    const uint qs2 = u16At(p, s + 2u + 4u * ib + 2u * h);
+    WPtr wp = wordsAt(row + uint64_t(c / 8u) * 50u, s);
+    const float d = halfAt(wp, s);
+    const uint qh = u16At(wp, s + 34u + 2u * ib);
+    const uint qs2 = u16At(wp, s + 2u + 4u * ib + 2u * h);
     const float dl = d * float(2u * ((qh >> 12) & 7u) + 1u);
     const float delta = (qh & 0x8000u) != 0u ? -0.125 : 0.125;
     [[unroll]] for (uint g = 0u; g < 2u; ++g) {
         const uint gi = ((qs2 >> (8u * g)) & 255u) | (((qh >> (3u * (2u * h + g))) & 7u) << 8);
         [[unroll]] for (uint k = 0u; k < 2u; ++k) {
-            const uint w = iqGrid[2u * gi + k];
+            const uint w = IQ_GRID(2u * gi + k);
             v[2u * g + k] = dl * (vec4(float(sb4(w, 0u)), float(sb4(w, 1u)), float(sb4(w, 2u)), float(sb4(w, 3u))) + delta);
         }
     }
 #elif WTYPE == 29
-    WPtr p = wordsAt(row + uint64_t(c / 8u) * 56u, s);
-    const uint sc01 = word4At(p, s + 48u), sc23 = word4At(p, s + 52u);
+    WPtr wp = wordsAt(row + uint64_t(c / 8u) * 56u, s);
+    const uint sc01 = word4At(wp, s + 48u), sc23 = word4At(wp, s + 52u);
     const uint dbits = ((sc01 >> 12) & 0xfu) | ((sc01 >> 24) & 0xf0u) | ((sc23 >> 4) & 0xf00u) | ((sc23 >> 16) & 0xf000u);
     const float d = unpackHalf2x16(dbits).x;
     const uint sc = ((ib < 4u ? sc01 : sc23) >> (16u * ((ib / 2u) & 1u))) & 0xffffu;
     const float dl = d * float(2u * ((sc >> (6u * (ib & 1u) + 3u * h)) & 7u) + 1u);
-    const uint qs2 = u16At(p, s + 4u * ib + 2u * h);
-    const uint qh2 = byteAt(p, s + 32u + 2u * ib + h);  // nibbles of groups 2h, 2h + 1
+    const uint qs2 = u16At(wp, s + 4u * ib + 2u * h);
+    const uint qh2 = byteAt(wp, s + 32u + 2u * ib + h);  // nibbles of groups 2h, 2h + 1
     [[unroll]] for (uint g = 0u; g < 2u; ++g) {
         const uint qh = qh2 >> (4u * g);
         const float delta = (qh & 8u) != 0u ? -0.125 : 0.125;
         const uint gi = ((qs2 >> (8u * g)) & 255u) | ((qh & 7u) << 8);
         [[unroll]] for (uint k = 0u; k < 2u; ++k) {
-            const uint w = iqGrid[2u * gi + k];
+            const uint w = IQ_GRID(2u * gi + k);
             v[2u * g + k] = dl * (vec4(float(sb4(w, 0u)), float(sb4(w, 1u)), float(sb4(w, 2u)), float(sb4(w, 3u))) + delta);
         }
     }

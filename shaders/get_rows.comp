@@ -4,11 +4,12 @@
 // Workgroup gx = id index, threads stride over 32-value chunks.
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
+// before dequant.glsl: the IQ decoders read p.grids
+layout(push_constant) uniform PC { GetRowsPush p; };
 #include "dequant.glsl"
 
 layout(constant_id = 0) const uint WG = 32;
 layout(local_size_x_id = 0) in;
-layout(push_constant) uniform PC { GetRowsPush p; };
 layout(buffer_reference, std430, buffer_reference_align = 4) buffer Floats { float v[]; };
 layout(buffer_reference, std430, buffer_reference_align = 4) readonly buffer Ints { int v[]; };
 

@@ -22,6 +22,8 @@
 #extension GL_KHR_shader_subgroup_basic : require
 #endif
 #include "common.glsl"
+// before dequant.glsl: the IQ decoders read p.grids
+layout(push_constant) uniform PC { MatMulPush p; };
 #include "dequant.glsl"
 
 layout(constant_id = 0) const uint WG = 32;   // threads per workgroup
@@ -29,7 +31,6 @@ layout(constant_id = 1) const uint NR = 1;    // rows per workgroup
 layout(constant_id = 2) const uint NT = 1;    // tokens per workgroup (weights reused NT times)
 layout(local_size_x_id = 0) in;
 
-layout(push_constant) uniform PC { MatMulPush p; };
 layout(buffer_reference, std430, buffer_reference_align = 4) buffer Floats { float v[]; };
 layout(buffer_reference, std430, buffer_reference_align = 4) readonly buffer Ints { int v[]; };
 layout(buffer_reference, std430, buffer_reference_align = 16) readonly buffer Vec4s { vec4 v[]; };

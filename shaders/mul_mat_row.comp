@@ -17,6 +17,8 @@
 #extension GL_EXT_control_flow_attributes : require
 #define WTEXEL 1
 #include "common.glsl"
+// before dequant.glsl: the IQ decoders read p.grids
+layout(push_constant) uniform PC { MatMulPush p; };
 #include "dequant.glsl"
 
 layout(constant_id = 0) const uint WG = 8;   // invocations per workgroup
@@ -24,7 +26,6 @@ layout(constant_id = 1) const uint NR = 2;   // rows per invocation
 layout(constant_id = 2) const uint NT = 1;   // tokens per workgroup
 layout(local_size_x_id = 0) in;
 
-layout(push_constant) uniform PC { MatMulPush p; };
 layout(set = 1, binding = 0) uniform usamplerBuffer xTexels;
 layout(buffer_reference, std430, buffer_reference_align = 4) buffer Floats { float v[]; };
 layout(buffer_reference, std430, buffer_reference_align = 4) readonly buffer Ints { int v[]; };

@@ -45,6 +45,7 @@ struct MatMulPush {
     PC_U32 flags;
     PC_U32 rowBase;        // first row of this dispatch (splits huge row counts)
     PC_U32 pad0;
+    PC_ADDR grids;         // IQ grid types: the grid buffer (iq_grids.h), else 0
 };
 
 // get_rows.comp (embedding lookup)
@@ -54,12 +55,13 @@ struct GetRowsPush {
     PC_ADDR dst;     // (nIds, cols) f32
     PC_U32 nRows;
     PC_U32 cols;
+    PC_ADDR grids;   // IQ grid types: the grid buffer (iq_grids.h), else 0
 };
 
 #ifndef MOE_GLSL
 static_assert(sizeof(FillPush) == 16);
-static_assert(sizeof(GetRowsPush) == 32);
-static_assert(sizeof(MatMulPush) == 96);
+static_assert(sizeof(GetRowsPush) == 40);
+static_assert(sizeof(MatMulPush) == 104);
 }  // namespace moe::push
 #undef PC_ADDR
 #undef PC_U32

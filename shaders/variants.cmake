@@ -6,11 +6,10 @@ moe_shader(fill_f32 fill.comp)
 # The weight types with kernels, as name:ggml id (core/types.h kWeightTypes; the runtime checks
 # at compile time that the table covers them).
 set(MOESCOPE_KERNEL_TYPES f32:0 f16:1 bf16:30 q8_0:8 q4_0:2 q4_k:12 q6_k:14)
-# The IQ grid types (dequant_iq.glsl: iq2_xxs:16 iq2_xs:17 iq3_xxs:18 iq1_s:19 iq3_s:21 iq2_s:22
-# iq1_m:29) are not built yet: with the grids as shader constants, lavapipe takes minutes to
-# compile and run their kernels (see core/types.h kWeightTypes).
 # The other block types (dequant_legacy.glsl, dequant_kquant.glsl).
 list(APPEND MOESCOPE_KERNEL_TYPES q4_1:3 q5_0:6 q5_1:7 iq4_nl:20 mxfp4:39 q2_k:10 q3_k:11 q5_k:13 iq4_xs:23 tq1_0:34 tq2_0:35)
+# The IQ grid types (dequant_iq.glsl; their grids come from a buffer, iq_grids.h).
+list(APPEND MOESCOPE_KERNEL_TYPES iq2_xxs:16 iq2_xs:17 iq2_s:22 iq3_xxs:18 iq3_s:21 iq1_s:19 iq1_m:29)
 # Those read through 16-byte texel fetches (load16 in dequant.glsl, runtime/kernels.h
 # texelReadType): today every kernel type.
 set(MOESCOPE_TEXEL_TYPES ${MOESCOPE_KERNEL_TYPES})

@@ -25,6 +25,7 @@ struct Case {
     GgmlType type;
     SynthMix mix = SynthMix::None;
     bool smallRows = false;  // keep the architecture's small rows (a mix then falls back to 32-blocks)
+    uint32_t nExpert = 0;    // experts per layer, 0: the architecture's (fewer: a faster IQ quantizer search)
 };
 
 void compareWithCpu(const Case& c) {
@@ -34,6 +35,7 @@ void compareWithCpu(const Case& c) {
     SynthSpec spec = synthSpecFor(c.arch);
     spec.weightType = c.type;
     spec.mix = c.mix;
+    if (c.nExpert) spec.n_expert = c.nExpert;
     if (!c.smallRows && (c.mix != SynthMix::None || cpu::blockSize(c.type) == 256))
         spec.n_embd = 256, spec.head_dim = 256 / spec.n_head, spec.n_ff_exp = 256, spec.n_ff_shexp = 256;
     auto model = loadSynth(std::string("fwd_") + c.name, spec);
@@ -101,4 +103,5 @@ TEST_CASE("Vulkan forward == CPU reference: qwen3moe Q5_K_M-like (Q5_K/Q6_K)") {
 TEST_CASE("Vulkan forward == CPU reference: olmoe IQ4_XS-like (IQ4_XS/Q5_K/Q6_K)") { compareWithCpu({"olmoe_iq4_xs", Arch::Olmoe, GgmlType::F32, SynthMix::IQ4_XS}); }
 TEST_CASE("Vulkan forward == CPU reference: qwen2moe IQ4_XS-like on short rows (IQ4_NL/Q5_1 fallbacks)") { compareWithCpu({"qwen2moe_iq4_xs_small", Arch::Qwen2Moe, GgmlType::F32, SynthMix::IQ4_XS, true}); }
 TEST_CASE("Vulkan forward == CPU reference: qwen2moe MXFP4 experts + Q8_0") { compareWithCpu({"qwen2moe_mxfp4", Arch::Qwen2Moe, GgmlType::F32, SynthMix::MXFP4_MOE}); }
+TEST_CASE("Vulkan forward == CPU reference: qwen2moe low-bit mix (IQ1_S IQ1_M IQ2_XXS IQ2_XS IQ2_S IQ3_XXS IQ3_S Q2_K Q3_K)") { compareWithCpu({"qwen2moe_low_bit", Arch::Qwen2Moe, GgmlType::F32, SynthMix::LOW_BIT, false, 4}); }
 TEST_CASE("Vulkan forward == CPU reference: qwen3moe F16") { compareWithCpu({"qwen3moe_f16", Arch::Qwen3Moe, GgmlType::F16}); }

@@ -191,12 +191,42 @@ TEST_CASE("mixed quantization: per-tensor types as llama-quantize's recipes writ
     }
 }
 
+TEST_CASE("mixed quantization: the low-bit mix puts every IQ grid type and Q2_K/Q3_K in one file") {
+    // 2 layers: layer 1 is a "more bits" layer (the last eighth); 4 experts keep the IQ
+    // quantizers' search short
+    SynthSpec s = synthSpecFor(Arch::Qwen2Moe);
+    s.mix = SynthMix::LOW_BIT;
+    s.n_embd = 256, s.n_ff_exp = 256, s.n_ff_shexp = 256, s.n_layer = 2, s.head_dim = s.n_embd / s.n_head;
+    s.n_expert = 4;
+    auto m = loadSynth("qwen2moe_low_bit", s);
+    checkConfig(*m, s);
+    for (uint32_t il = 0; il < 2; ++il) {
+        CAPTURE(il);
+        const bool hi = il == 1;
+        const AttentionBlock& at = *m->plan.layers[il].attention();
+        const MoeBlock& l = *m->plan.layers[il].moe();
+        CHECK(at.wq.type == GgmlType::IQ3_XXS);
+        CHECK(at.wo.type == GgmlType::IQ3_XXS);
+        CHECK(at.wv.type == (hi ? GgmlType::IQ3_S : GgmlType::IQ2_XS));
+        CHECK(l.router.w.type == GgmlType::F32);
+        CHECK(l.gateExps.type == (hi ? GgmlType::IQ2_XXS : GgmlType::IQ1_S));
+        CHECK(l.upExps.type == (hi ? GgmlType::IQ2_XXS : GgmlType::IQ1_S));
+        CHECK(l.downExps.type == (hi ? GgmlType::IQ2_S : GgmlType::IQ1_M));
+        CHECK(l.shared.down.type == (hi ? GgmlType::IQ2_S : GgmlType::IQ1_M));
+    }
+    CHECK(m->plan.output.type == GgmlType::Q3_K);
+    CHECK(m->plan.tokenEmbd.type == GgmlType::Q2_K);
+    CHECK(m->file.findU32("general.file_type") == 31u);
+}
+
 TEST_CASE("mixed quantization: rows that are not a multiple of 256 fall back as llama-quantize does") {
-    // n_embd 96: Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0, IQ4_XS -> IQ4_NL (all 32-blocks)
+    // n_embd 96: Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0, IQ4_XS and the 1-3 bit types -> IQ4_NL
+    // (all 32-blocks)
     const std::pair<SynthMix, std::array<GgmlType, 2>> cases[] = {
         {SynthMix::Q4_K_M, {GgmlType::Q5_0, GgmlType::Q8_0}},
         {SynthMix::Q5_K_M, {GgmlType::Q5_1, GgmlType::Q8_0}},
         {SynthMix::IQ4_XS, {GgmlType::IQ4_NL, GgmlType::Q5_1}},  // Q5_K -> Q5_1 in the more-bits layer
+        {SynthMix::LOW_BIT, {GgmlType::IQ4_NL, GgmlType::IQ4_NL}},  // every 1-3 bit type -> IQ4_NL
     };
     for (const auto& [mix, want] : cases) {
         SynthSpec s = synthSpecFor(Arch::Qwen3Moe);
@@ -207,7 +237,7 @@ TEST_CASE("mixed quantization: rows that are not a multiple of 256 fall back as 
         const MoeBlock& l = *m->plan.layers[0].moe();
         CHECK(l.gateExps.type == want[0]);
         CHECK(l.downExps.type == want[1]);  // layer 0 of 1 uses more bits
-        CHECK(m->plan.output.type == GgmlType::Q8_0);
+        CHECK(m->plan.output.type == (mix == SynthMix::LOW_BIT ? GgmlType::IQ4_NL : GgmlType::Q8_0));
     }
 }
 

@@ -47,7 +47,8 @@ void registerGenModel(CLI::App& app) {
     cmd->add_option("--arch", o->arch, "llama | qwen2moe | qwen3moe | olmoe");
     cmd->add_option("--type", o->type, "weight type of every 2-D tensor: " + quantizableTypeList());
     cmd->add_option("--mix", o->mix,
-                    "per-tensor recipe as downloaded files have it: q4_k_m | q5_k_m | iq4_xs | mxfp4_moe (overrides --type)");
+                    "per-tensor recipe as downloaded files have it: q4_k_m | q5_k_m | iq4_xs | mxfp4_moe | low_bit (the IQ1/IQ2/IQ3 "
+                    "and Q2_K/Q3_K types of the dynamic 1-3 bit downloads) (overrides --type)");
     cmd->add_flag("--mixed", o->mixed, "same as --mix q4_k_m");
     cmd->add_option("-o,--out", o->out, "output file")->required();
     auto* embd = cmd->add_option("--n-embd", o->spec.n_embd, "embedding size");
@@ -70,7 +71,8 @@ void registerGenModel(CLI::App& app) {
         static const std::map<std::string, SynthMix> mixes = {{"q4_k_m", SynthMix::Q4_K_M},
                                                               {"q5_k_m", SynthMix::Q5_K_M},
                                                               {"iq4_xs", SynthMix::IQ4_XS},
-                                                              {"mxfp4_moe", SynthMix::MXFP4_MOE}};
+                                                              {"mxfp4_moe", SynthMix::MXFP4_MOE},
+                                                              {"low_bit", SynthMix::LOW_BIT}};
         auto a = arches.find(o->arch);
         if (a == arches.end()) return fail("unknown architecture '" + o->arch + "' (llama, qwen2moe, qwen3moe, olmoe)");
         const std::optional<GgmlType> type = quantizableType(o->type);
@@ -78,7 +80,7 @@ void registerGenModel(CLI::App& app) {
         if (o->mixed && o->mix.empty()) o->mix = "q4_k_m";
         auto mix = mixes.find(o->mix);
         if (!o->mix.empty() && mix == mixes.end())
-            return fail("unknown mix '" + o->mix + "' (q4_k_m, q5_k_m, iq4_xs, mxfp4_moe)");
+            return fail("unknown mix '" + o->mix + "' (q4_k_m, q5_k_m, iq4_xs, mxfp4_moe, low_bit)");
         // start from the architecture's defaults, then apply the flags that were given
         SynthSpec s = synthSpecFor(a->second);
         const SynthSpec& g = o->spec;

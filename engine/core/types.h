@@ -46,20 +46,20 @@ inline std::optional<TypeTraits> typeTraits(uint32_t id) {
         case GgmlType::Q3_K: return TypeTraits{"Q3_K", 256, 110, true};
         case GgmlType::Q5_K: return TypeTraits{"Q5_K", 256, 176, true};
         case GgmlType::Q8_K: return TypeTraits{"Q8_K", 256, 292, false};
-        case GgmlType::IQ2_XXS: return TypeTraits{"IQ2_XXS", 256, 66, false};
-        case GgmlType::IQ2_XS: return TypeTraits{"IQ2_XS", 256, 74, false};
-        case GgmlType::IQ3_XXS: return TypeTraits{"IQ3_XXS", 256, 98, false};
-        case GgmlType::IQ1_S: return TypeTraits{"IQ1_S", 256, 50, false};
+        case GgmlType::IQ2_XXS: return TypeTraits{"IQ2_XXS", 256, 66, true};
+        case GgmlType::IQ2_XS: return TypeTraits{"IQ2_XS", 256, 74, true};
+        case GgmlType::IQ3_XXS: return TypeTraits{"IQ3_XXS", 256, 98, true};
+        case GgmlType::IQ1_S: return TypeTraits{"IQ1_S", 256, 50, true};
         case GgmlType::IQ4_NL: return TypeTraits{"IQ4_NL", 32, 18, true};
-        case GgmlType::IQ3_S: return TypeTraits{"IQ3_S", 256, 110, false};
-        case GgmlType::IQ2_S: return TypeTraits{"IQ2_S", 256, 82, false};
+        case GgmlType::IQ3_S: return TypeTraits{"IQ3_S", 256, 110, true};
+        case GgmlType::IQ2_S: return TypeTraits{"IQ2_S", 256, 82, true};
         case GgmlType::IQ4_XS: return TypeTraits{"IQ4_XS", 256, 136, true};
         case GgmlType::I8: return TypeTraits{"I8", 1, 1, false};
         case GgmlType::I16: return TypeTraits{"I16", 1, 2, false};
         case GgmlType::I32: return TypeTraits{"I32", 1, 4, false};
         case GgmlType::I64: return TypeTraits{"I64", 1, 8, false};
         case GgmlType::F64: return TypeTraits{"F64", 1, 8, false};
-        case GgmlType::IQ1_M: return TypeTraits{"IQ1_M", 256, 56, false};
+        case GgmlType::IQ1_M: return TypeTraits{"IQ1_M", 256, 56, true};
         case GgmlType::TQ1_0: return TypeTraits{"TQ1_0", 256, 54, true};
         case GgmlType::TQ2_0: return TypeTraits{"TQ2_0", 256, 66, true};
         case GgmlType::MXFP4: return TypeTraits{"MXFP4", 32, 17, true};
@@ -85,10 +85,10 @@ inline constexpr GgmlType kWeightTypes[] = {GgmlType::F32, GgmlType::F16, GgmlTy
                                             // dequant_kquant.glsl
                                             GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::IQ4_NL,
                                             GgmlType::MXFP4, GgmlType::Q2_K, GgmlType::Q3_K, GgmlType::Q5_K,
-                                            GgmlType::IQ4_XS, GgmlType::TQ1_0, GgmlType::TQ2_0};
-// Not yet: the IQ grid types (IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S, IQ1_S, IQ1_M). The CPU
-// reference decodes and quantizes them (cpu::kCpuTypes) but their shaders (dequant_iq.glsl,
-// grids as shader constants) compile and run far too slowly on lavapipe, so files with them
-// are refused at load until the grids come from a buffer.
+                                            GgmlType::IQ4_XS, GgmlType::TQ1_0, GgmlType::TQ2_0,
+                                            // the IQ grid types of dequant_iq.glsl (grids from a
+                                            // buffer, shaders/iq_grids.h)
+                                            GgmlType::IQ2_XXS, GgmlType::IQ2_XS, GgmlType::IQ2_S,
+                                            GgmlType::IQ3_XXS, GgmlType::IQ3_S, GgmlType::IQ1_S, GgmlType::IQ1_M};
 
 }  // namespace moe

@@ -1,7 +1,10 @@
 // Recording of the weight-reading kernels: dense and expert-indexed products, embedding rows.
 #include <algorithm>
+#include <array>
 #include <cstdlib>
 
+#include "cpu/iq_tables.h"
+#include "iq_grids.h"
 #include "push.h"
 #include "runtime/kernels.h"
 
@@ -70,6 +73,41 @@ static Status checkCols(GgmlType t, uint32_t cols) {
     if (cols % tr->blockSize) return makeError("row length " + std::to_string(cols) + " is not a multiple of the " +
                                                tr->name + " block size " + std::to_string(tr->blockSize));
     return {};
+}
+
+// The grid buffer of iq_grids.h: the grids in its order, checked against its offsets.
+static constexpr std::array<uint32_t, IQ_GRID_WORDS> gridWords() {
+    std::array<uint32_t, IQ_GRID_WORDS> w{};
+    size_t n = 0;
+    auto put = [&](const auto& t, size_t at) {
+        if (n != at) throw "iq_grids.h offsets out of order";  // a compile error in the constexpr call
+        for (uint32_t x : t) w[n++] = x;
+    };
+    put(cpu::kIq2xxsGrid, IQ_GRID_IQ2XXS);
+    put(cpu::kIq2xsGrid, IQ_GRID_IQ2XS);
+    put(cpu::kIq2sGrid, IQ_GRID_IQ2S);
+    put(cpu::kIq3xxsGrid, IQ_GRID_IQ3XXS);
+    put(cpu::kIq3sGrid, IQ_GRID_IQ3S);
+    put(cpu::kIq1sGrid, IQ_GRID_IQ1S);
+    if (n != IQ_GRID_WORDS) throw "iq_grids.h size";
+    return w;
+}
+static constexpr std::array<uint32_t, IQ_GRID_WORDS> kGridWords = gridWords();
+
+static constexpr bool gridType(GgmlType t) {
+    switch (t) {
+        case GgmlType::IQ2_XXS: case GgmlType::IQ2_XS: case GgmlType::IQ2_S: case GgmlType::IQ3_XXS:
+        case GgmlType::IQ3_S: case GgmlType::IQ1_S: case GgmlType::IQ1_M: return true;
+        default: return false;
+    }
+}
+
+// The grids push constant of a kernel for weight type t: the device's grid buffer (uploaded on
+// the first use) for the IQ grid types, else 0.
+static Result<uint64_t> gridsFor(vk::Device& dev, GgmlType t) {
+    if (!gridType(t)) return uint64_t{0};
+    constexpr uint32_t kKey = 0x49514752;  // "IQGR"
+    return dev.constantTable(kKey, kGridWords.data(), sizeof(kGridWords));
 }
 
 static constexpr uint32_t kMaxGroups = 65535;  // guaranteed minimum of maxComputeWorkGroupCount
@@ -175,6 +213,7 @@ Status mulMat(vk::Device& dev, vk::Commands& cmd, const MatMulArgs& a) {
     const uint32_t nr = k.rowsPerGroup, nt = k.tokensPerGroup;
     push::MatMulPush pc = matMulPush(k.w, k.x, a.y, a.rows, a.cols, a.nTok, xStride, yStride);
     pc.flags = a.accumulate ? FLAG_ACCUMULATE : 0u;
+    MOE_ASSIGN(pc.grids, gridsFor(dev, a.type));
     const uint32_t tokGroups = (a.nTok + nt - 1) / nt;
     if (tokGroups > kMaxGroups) return makeError("too many tokens in one matmul");
     // huge row counts (vocabularies) are split into several dispatches
@@ -190,7 +229,8 @@ Status mulMatMoeDirect(vk::Device& dev, vk::Commands& cmd, const MoeMatMulArgs& 
     MOE_TRY(checkCols(a.type, a.cols));
     MOE_ASSIGN(const MatMulKernel kn, matMulKernel(dev, a.type, KernelFamily::MulMatMoe, 1, a.w, a.x, a.cols, a.cols));
     const uint32_t nr = kn.rowsPerGroup;
-    const push::MatMulPush pc = moePush(kn, a);
+    push::MatMulPush pc = moePush(kn, a);
+    MOE_ASSIGN(pc.grids, gridsFor(dev, a.type));
     const uint32_t rowGroups = (a.rows + nr - 1) / nr;
     if (rowGroups > kMaxGroups || a.nTok * a.k > kMaxGroups)
         return makeError("expert product too large for one dispatch");
@@ -203,7 +243,8 @@ Status mulMatMoeGrouped(vk::Device& dev, vk::Commands& cmd, const MoeMatMulArgs&
     MOE_ASSIGN(const MatMulKernel kn,
                matMulKernel(dev, a.type, KernelFamily::MulMatMoeGrouped, 8, a.w, a.x, a.cols, a.cols));
     const uint32_t nr = kn.rowsPerGroup, nt = kn.tokensPerGroup;
-    const push::MatMulPush pc = moePush(kn, a);
+    push::MatMulPush pc = moePush(kn, a);
+    MOE_ASSIGN(pc.grids, gridsFor(dev, a.type));
     const uint32_t rowGroups = (a.rows + nr - 1) / nr;
     // an expert can receive at most nTok tokens (each token selects an expert once)
     const uint32_t tokTiles = (a.nTok + nt - 1) / nt;
@@ -218,7 +259,8 @@ Status getRows(vk::Device& dev, vk::Commands& cmd, GgmlType t, uint64_t table, u
     MOE_TRY(checkCols(t, cols));
     MOE_ASSIGN(ShaderId id, kernelShader(KernelFamily::GetRows, t, KernelReduce::None, KernelRead::Address));
     MOE_ASSIGN(const vk::Pipeline* p, dev.pipeline(id, {{reductionWorkgroup(dev.caps())}}));
-    push::GetRowsPush pc{table, ids, out, nRows, cols};
+    push::GetRowsPush pc{table, ids, out, nRows, cols, 0};
+    MOE_ASSIGN(pc.grids, gridsFor(dev, t));
     if (nIds > kMaxGroups) return makeError("too many rows in one lookup");
     cmd.dispatch(*p, pc, nIds);
     return {};

@@ -95,6 +95,7 @@ Device::~Device() {
     if (!device_) return;
     vkDeviceWaitIdle(device_);
     pipelines_.clear();
+    tables_.clear();
     allocator_.reset();
     if (cache_) vkDestroyPipelineCache(device_, cache_, nullptr);
     if (layout_) vkDestroyPipelineLayout(device_, layout_, nullptr);
@@ -179,6 +180,16 @@ Status Device::upload(const Buffer& dst, VkDeviceSize dstOffset, const void* src
         MOE_TRY(cmd.submitAndWait());
     }
     return {};
+}
+
+Result<uint64_t> Device::constantTable(uint32_t key, const void* data, size_t bytes) {
+    std::lock_guard<std::mutex> lock(tablesMutex_);
+    if (auto it = tables_.find(key); it != tables_.end()) return it->second.address();
+    MOE_ASSIGN(Buffer b, allocate(bytes, MemoryKind::Device, MemoryTag::Other, "constant table"));
+    MOE_TRY(upload(b, 0, data, bytes));
+    const uint64_t address = b.address();
+    tables_.emplace(key, std::move(b));
+    return address;
 }
 
 Status Device::download(const Buffer& src, VkDeviceSize srcOffset, void* dst, VkDeviceSize bytes) {

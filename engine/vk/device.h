@@ -74,6 +74,12 @@ public:
     Status download(const Buffer& src, VkDeviceSize srcOffset, void* dst, VkDeviceSize bytes);
     Status waitIdle();
 
+    // A read-only table kept for the device's lifetime (the IQ grids of the decoders): the device
+    // address of table `key`, made from `bytes` bytes at `data` on the first call for that key
+    // (an upload, so not while a submitted command buffer could read it; later calls return the
+    // same address and ignore data).
+    Result<uint64_t> constantTable(uint32_t key, const void* data, size_t bytes);
+
     static constexpr uint32_t kPushConstantBytes = 128;
 
     RecordCounts recordCounts() const {
@@ -102,6 +108,8 @@ private:
     DeviceCaps caps_;
     std::unique_ptr<Allocator> allocator_;
     std::map<std::tuple<uint32_t, SpecConstants, bool>, std::unique_ptr<Pipeline>> pipelines_;
+    std::mutex tablesMutex_;
+    std::map<uint32_t, Buffer> tables_;  // constantTable(), released before the allocator
     std::mutex spareMutex_;
     std::vector<VkCommandBuffer> spareCommandBuffers_;  // reset, freed with the pool
     struct {
