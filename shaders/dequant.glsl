@@ -317,3 +317,7 @@ void load16(uint64_t row, uint c, uint h, uint cols, out vec4 v[4]) {
     // the other types, and the tail of F32/F16/BF16 rows
     [[unroll]] for (uint j = 0; j < 4u; ++j) v[j] = load4(row, c, 4u * h + j, cols);
 }
+
+#if WTEXEL
+#include "dequant_affine.glsl"
+#endif

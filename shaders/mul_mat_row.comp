@@ -66,13 +66,26 @@ void main() {
     for (uint hc = 0; hc < nHalves; ++hc) {
         const uint c = hc >> 1, h = hc & 1u;
         vec4 w[NR][4];
+#ifdef LOAD_Q16
+        // weights = ab.x * codes + ab.y (dequant_affine.glsl): the scales leave the inner product
+        vec2 ab[NR];
+        for (uint r = 0; r < NR; ++r) loadQ16(wrow[r], c, h, w[r], ab[r]);
+#else
         for (uint r = 0; r < NR; ++r) load16(wrow[r], c, h, p.cols, w[r]);
+#endif
         for (uint t = 0; t < NT; ++t) {
             if (t >= nt) break;
             const uint xt = xBase + (xrow[t] * p.xStride + hc * 16u) / 4u;
             const vec4 x0 = x4(xt), x1 = x4(xt + 1u), x2 = x4(xt + 2u), x3 = x4(xt + 3u);
+#ifdef LOAD_Q16
+            const float xs = dot(x0 + x1 + x2 + x3, vec4(1.0));
+            for (uint r = 0; r < NR; ++r)
+                acc[r][t] += ab[r].x * (dot(w[r][0], x0) + dot(w[r][1], x1) + dot(w[r][2], x2) + dot(w[r][3], x3)) +
+                             ab[r].y * xs;
+#else
             for (uint r = 0; r < NR; ++r)
                 acc[r][t] += dot(w[r][0], x0) + dot(w[r][1], x1) + dot(w[r][2], x2) + dot(w[r][3], x3);
+#endif
         }
     }
     for (uint r = 0; r < NR; ++r) {

@@ -135,7 +135,7 @@ struct MatMulKernel {
 // one-token products of 16-byte texel types; else device addresses. nt: tokens per workgroup of
 // the address kernels (1 for decode, else 8).
 static Result<MatMulKernel> matMulKernel(vk::Device& dev, GgmlType t, KernelFamily f, uint32_t nt, uint64_t w,
-                                         uint64_t x, uint32_t xStride, uint32_t cols) {
+                                         uint64_t x, uint32_t xStride, uint32_t cols, uint64_t expertStride = 0) {
     const MatMulShape ms = matMulShape(dev.caps());
     MatMulKernel k;
     k.w = w;
@@ -150,8 +150,12 @@ static Result<MatMulKernel> matMulKernel(vk::Device& dev, GgmlType t, KernelFami
             // decode 4 rows; batches 8 rows x 16 tokens (each weight fetched once per 16 tokens)
             const uint32_t nr = nt == 1 ? 4 : 8;
             const uint32_t rnt = nt == 1 ? 1 : 16;
+            // whole-texel blocks (Q4_K, Q5_K) at a 16-byte boundary: one fetch per 16 bytes
+            // (WALIGN16 of dequant_affine.glsl); every row and expert then starts at one too
+            const uint64_t blockBytes = typeTraits(static_cast<uint32_t>(t))->blockBytes;
+            const uint32_t aligned = blockBytes % 16 == 0 && (w - win.base) % 16 == 0 && expertStride % 16 == 0;
             MOE_ASSIGN(ShaderId id, kernelShader(f, t, KernelReduce::None, KernelRead::Rows));
-            MOE_ASSIGN(k.pipeline, dev.pipeline(id, vk::SpecConstants{{wg, nr, rnt}}, true));
+            MOE_ASSIGN(k.pipeline, dev.pipeline(id, vk::SpecConstants{{wg, nr, rnt, aligned}}, true));
             k.set = win.set;
             k.xSet = xwin.set;
             k.w = w - win.base;
@@ -227,7 +231,7 @@ Status mulMat(vk::Device& dev, vk::Commands& cmd, const MatMulArgs& a) {
 
 Status mulMatMoeDirect(vk::Device& dev, vk::Commands& cmd, const MoeMatMulArgs& a) {
     MOE_TRY(checkCols(a.type, a.cols));
-    MOE_ASSIGN(const MatMulKernel kn, matMulKernel(dev, a.type, KernelFamily::MulMatMoe, 1, a.w, a.x, a.cols, a.cols));
+    MOE_ASSIGN(const MatMulKernel kn, matMulKernel(dev, a.type, KernelFamily::MulMatMoe, 1, a.w, a.x, a.cols, a.cols, a.expertStride));
     const uint32_t nr = kn.rowsPerGroup;
     push::MatMulPush pc = moePush(kn, a);
     MOE_ASSIGN(pc.grids, gridsFor(dev, a.type));
@@ -241,7 +245,7 @@ Status mulMatMoeDirect(vk::Device& dev, vk::Commands& cmd, const MoeMatMulArgs& 
 Status mulMatMoeGrouped(vk::Device& dev, vk::Commands& cmd, const MoeMatMulArgs& a) {
     MOE_TRY(checkCols(a.type, a.cols));
     MOE_ASSIGN(const MatMulKernel kn,
-               matMulKernel(dev, a.type, KernelFamily::MulMatMoeGrouped, 8, a.w, a.x, a.cols, a.cols));
+               matMulKernel(dev, a.type, KernelFamily::MulMatMoeGrouped, 8, a.w, a.x, a.cols, a.cols, a.expertStride));
     const uint32_t nr = kn.rowsPerGroup, nt = kn.tokensPerGroup;
     push::MatMulPush pc = moePush(kn, a);
     MOE_ASSIGN(pc.grids, gridsFor(dev, a.type));
