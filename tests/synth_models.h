@@ -54,7 +54,7 @@ inline std::string synthModelPath(const std::string& name, const SynthSpec& spec
 
 inline std::unique_ptr<Model> loadSynth(const std::string& name, const SynthSpec& spec) {
     auto m = loadModel(synthModelPath(name, spec));
-    REQUIRE_MESSAGE(m.ok(), m.error().message);
+    REQUIRE_MESSAGE(m.ok(), (m.ok() ? std::string() : m.error().message));
     return std::move(m).value();
 }
 

@@ -89,7 +89,7 @@ void checkArch(const char* name, Arch arch) {
     fo.nCtx = 96;
     fo.maxBatch = 16;
     auto resident = rt::VkForward::create(dev, *model, fo);
-    REQUIRE_MESSAGE(resident.ok(), resident.error().message);
+    REQUIRE_MESSAGE(resident.ok(), (resident.ok() ? std::string() : resident.error().message));
     CHECK(resident.value()->expertCache() == nullptr);
     const Run ref = runModel(*resident.value(), *model, prompt, nullptr, nullptr);
 
@@ -113,7 +113,7 @@ void checkArch(const char* name, Arch arch) {
         co.expertCache.policy = b.policy;
         co.expertCache.prefetch = b.prefetch;
         auto cached = rt::VkForward::create(dev, *model, co);
-        REQUIRE_MESSAGE(cached.ok(), cached.error().message);
+        REQUIRE_MESSAGE(cached.ok(), (cached.ok() ? std::string() : cached.error().message));
         REQUIRE(cached.value()->expertCache() != nullptr);
         CHECK(cached.value()->expertCache()->slots() == b.slots);
         cache::CacheStats total;
@@ -225,7 +225,7 @@ TEST_CASE("expert cache: live telemetry == simulator replay of the recorded trac
                 fo.expertCache.staticRank = rank.value();
             }
             auto f = rt::VkForward::create(dev, *model, fo);
-            REQUIRE_MESSAGE(f.ok(), f.error().message);
+            REQUIRE_MESSAGE(f.ok(), (f.ok() ? std::string() : f.error().message));
             trace::Trace tr;
             tr.info.nLayer = c.block_count;
             tr.info.nExpert = c.expert_count;
@@ -257,12 +257,12 @@ TEST_CASE("expert cache: live telemetry == simulator replay of the recorded trac
                                                    (prefetch ? "_pf" : "") + ".mstrace")).string();
             REQUIRE(trace::writeTrace(path, tr).ok());
             auto back = trace::readTrace(path);
-            REQUIRE_MESSAGE(back.ok(), back.error().message);
+            REQUIRE_MESSAGE(back.ok(), (back.ok() ? std::string() : back.error().message));
             cache::SimOptions so;
             so.prefetch = prefetch;
             if (policy == cache::Policy::Static) so.staticFrom = &lruTrace;
             auto rep = cache::replay(back.value(), policy, 6, so);
-            REQUIRE_MESSAGE(rep.ok(), rep.error().message);
+            REQUIRE_MESSAGE(rep.ok(), (rep.ok() ? std::string() : rep.error().message));
             REQUIRE(rep.value().perStep.size() == back.value().cache.size());
             for (size_t i = 0; i < rep.value().perStep.size(); ++i) {
                 const cache::CacheStats& a = rep.value().perStep[i];

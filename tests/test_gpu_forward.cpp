@@ -45,7 +45,7 @@ void compareWithCpu(const Case& c) {
     fo.nCtx = 96;
     fo.maxBatch = 16;  // the 40-token prompt runs as 3 batches
     auto vk = rt::VkForward::create(dev, *model, fo);
-    REQUIRE_MESSAGE(vk.ok(), vk.error().message);
+    REQUIRE_MESSAGE(vk.ok(), (vk.ok() ? std::string() : vk.error().message));
     cpu::CpuForward ref(*model, 96);
 
     auto prompt = model->tokenizer->encode("The quick brown fox jumps over the lazy dog. Routing is learned; experts specialise on text.", true, false);

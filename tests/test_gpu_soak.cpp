@@ -179,7 +179,7 @@ TEST_CASE("soak: chats past the context, reloads and policy switches; flat memor
     BackendOptions bo;
     bo.nCtx = 128;
     auto kept = createBackend(mA, bo);
-    REQUIRE_MESSAGE(kept.ok(), kept.error().message);
+    REQUIRE_MESSAGE(kept.ok(), (kept.ok() ? std::string() : kept.error().message));
     const std::vector<std::string> policyTexts = {"model", "topk:1", "topp:0.5:4", "topk:3 mask:*:0",
                                                   "force:0:2 scale:*:1:2"};
     uint64_t backendTokens = 0, backendSwitches = 0;
@@ -188,7 +188,7 @@ TEST_CASE("soak: chats past the context, reloads and policy switches; flat memor
             auto policy = routing::parsePolicy({policyTexts[(cycle + i) % policyTexts.size()]});
             REQUIRE(policy.ok());
             auto params = routing::resolve(policy.value(), mA.cfg);
-            REQUIRE_MESSAGE(params.ok(), params.error().message);
+            REQUIRE_MESSAGE(params.ok(), (params.ok() ? std::string() : params.error().message));
             REQUIRE(kept.value()->setRouting(params.value()).ok());
             ++backendSwitches;
             GenerateParams gp;
@@ -196,7 +196,7 @@ TEST_CASE("soak: chats past the context, reloads and policy switches; flat memor
             gp.stopAtEog = false;
             auto st = generate(*kept.value(), *mA.tokenizer, mA.tokenizer->encode("The router", true, false), gp,
                                [](const TokenEvent&) { return true; });
-            REQUIRE_MESSAGE(st.ok(), st.error().message);
+            REQUIRE_MESSAGE(st.ok(), (st.ok() ? std::string() : st.error().message));
             backendTokens += st.value().generatedTokens;
         }
     };

@@ -257,10 +257,10 @@ TEST_CASE("ui: conversation files, settings and the routing trace") {
     for (const char* name : {"t.jsonl", "t.mstrace"}) {
         const std::string trace = (dir / name).string();
         auto n = exportTrace(trace, s.conv, traceInfo(s));
-        REQUIRE_MESSAGE(n.ok(), n.error().message);
+        REQUIRE_MESSAGE(n.ok(), (n.ok() ? std::string() : n.error().message));
         CHECK(n.value() == 8);  // every routed token
         auto tr = trace::readTrace(trace);
-        REQUIRE_MESSAGE(tr.ok(), tr.error().message);
+        REQUIRE_MESSAGE(tr.ok(), (tr.ok() ? std::string() : tr.error().message));
         const trace::Trace& t = tr.value();
         CHECK(t.info.nLayer == kLayers);
         CHECK(t.info.nExpert == kExperts);
