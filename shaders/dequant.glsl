@@ -165,7 +165,12 @@ vec4 halves4(uint w0, uint w1) {
 #endif
 }
 vec4 sbytes4(uint w) { return vec4(float(sb4(w, 0u)), float(sb4(w, 1u)), float(sb4(w, 2u)), float(sb4(w, 3u))); }
-vec4 nibbles4(uint w) { return vec4(float(w & 15u), float((w >> 8) & 15u), float((w >> 16) & 15u), float((w >> 24) & 15u)) - 8.0; }
+vec4 unibbles4(uint w) { return vec4(float(w & 15u), float((w >> 8) & 15u), float((w >> 16) & 15u), float((w >> 24) & 15u)); }
+vec4 nibbles4(uint w) { return unibbles4(w) - 8.0; }
+
+// loadQ16 (the 16 values of load16 as codes and a shared scale and offset) for the types that
+// have it; load16 below is derived from it
+#include "dequant_affine.glsl"
 
 // load4(row, c, q): values c*32 + 4q .. c*32 + 4q + 3 (q in 0..7) of a row, so that 8
 // consecutive invocations read one 32-value chunk from consecutive addresses (coalesced on
@@ -258,54 +263,11 @@ void load16(uint64_t row, uint c, uint h, uint cols, out vec4 v[4]) {
         v[3] = halves4(b.z, b.w);
         return;
     }
-#elif WTYPE == 2
-    uint s;
-    WPtr p = wordsAt(row + uint64_t(c) * 18u, s);
-    float d = halfAt(p, s);
-    uvec4 w = bytes16At(p, s + 2u) >> (4u * h);
-    [[unroll]] for (uint j = 0; j < 4u; ++j) v[j] = d * nibbles4(w[j]);
-    return;
-#elif WTYPE == 8
-    uint s;
-    WPtr p = wordsAt(row + uint64_t(c) * 34u, s);
-    float d = halfAt(p, s);
-    uvec4 w = bytes16At(p, s + 2u + 16u * h);
-    [[unroll]] for (uint j = 0; j < 4u; ++j) v[j] = d * sbytes4(w[j]);
-    return;
-#elif WTYPE == 12 && WTEXEL
-    // the 16 header bytes (d, dmin, scales) and the 16 bytes of nibbles, two fetches each
-    uint s;
-    WPtr p = wordsAt(row + uint64_t(c / 8u) * 144u, s);
-    const uint sb = c % 8u;
-    const uvec4 hd = bytes16Any(p, s);
-    const vec2 dm = unpackHalf2x16(hd.x);
-    const uint j4 = 8u * (sb & 3u);
-    const uint b0 = (hd.y >> j4) & 255u, b1 = (hd.z >> j4) & 255u, b2 = (hd.w >> j4) & 255u;
-    const uint sc = sb < 4u ? b0 & 63u : (b2 & 15u) | ((b0 >> 6) << 4);
-    const uint mn = sb < 4u ? b1 & 63u : (b2 >> 4) | ((b1 >> 6) << 4);
-    const uvec4 w = bytes16Any(p, s + 16u + (sb / 2u) * 32u + 16u * h) >> ((sb & 1u) * 4u);
-    [[unroll]] for (uint j = 0; j < 4u; ++j)
-        v[j] = dm.x * float(sc) * vec4(float(w[j] & 15u), float((w[j] >> 8) & 15u), float((w[j] >> 16) & 15u),
-                                    float((w[j] >> 24) & 15u)) - dm.y * float(mn);
-    return;
-#elif WTYPE == 14 && WTEXEL
-    // low and high bits, two fetches each; the scales and d (18 bytes at 192, even) from two texels
-    uint s;
-    WPtr p = wordsAt(row + uint64_t(c / 8u) * 210u, s);
-    const uint cc = c % 8u;
-    const uint hh = cc / 4u, qd = cc % 4u;
-    const uvec4 wl = bytes16Any(p, s + hh * 64u + (qd & 1u) * 32u + 16u * h) >> ((qd >= 2u) ? 4u : 0u);
-    const uvec4 wh = bytes16Any(p, s + 128u + hh * 32u + 16u * h) >> (qd * 2u);
-    uvec4 t0, t1;
-    const uint o = texelPair(p, s + 192u, t0, t1);
-    const float d = unpackHalf2x16(pairWord(t0, t1, (o + 16u) >> 2) >> (((o + 16u) & 2u) * 8u)).x;
-    const float sc = d * float(sbyte(pairByte(t0, t1, o + hh * 8u + qd * 2u + h)));
-    [[unroll]] for (uint j = 0; j < 4u; ++j) {
-        const uint l = wl[j], u = wh[j];
-        ivec4 qv = ivec4(int((l & 15u) | ((u & 3u) << 4)), int(((l >> 8) & 15u) | (((u >> 8) & 3u) << 4)),
-                         int(((l >> 16) & 15u) | (((u >> 16) & 3u) << 4)), int(((l >> 24) & 15u) | (((u >> 24) & 3u) << 4)));
-        v[j] = sc * vec4(qv - 32);
-    }
+#elif defined(LOAD_Q16)
+    vec4 q[4];
+    vec2 ab;
+    loadQ16(row, c, h, q, ab);
+    [[unroll]] for (uint j = 0; j < 4u; ++j) v[j] = ab.x * q[j] + ab.y;
     return;
 #elif defined(IQ_LOAD16)
     iqLoad16(row, c, h, v);
@@ -317,7 +279,3 @@ void load16(uint64_t row, uint c, uint h, uint cols, out vec4 v[4]) {
     // the other types, and the tail of F32/F16/BF16 rows
     [[unroll]] for (uint j = 0; j < 4u; ++j) v[j] = load4(row, c, 4u * h + j, cols);
 }
-
-#if WTEXEL
-#include "dequant_affine.glsl"
-#endif

@@ -1,24 +1,26 @@
 // loadQ16(row, c, h, q, ab): the 16 values of load16(row, c, h) as ab.x * q + ab.y, with q the
-// block's integer codes (or table values) as floats and ab constant over the 16. The row kernel
-// (mul_mat_row.comp) then takes a dot product as ab.x·Σq·x + ab.y·Σx, with Σx shared by all its
-// rows: one conversion and one multiply-add per weight instead of a scale, an offset and a
-// multiply-add. Included by dequant.glsl on the texel path (WTEXEL 1) after the decoders; defines
-// LOAD_Q16 for the types it covers (the others keep load16).
+// block's integer codes (or table values) as floats and ab constant over the 16. load16 is
+// ab.x * q + ab.y of it (dequant.glsl); the row kernel (mul_mat_row.comp) takes a dot product as
+// ab.x·Σq·x + ab.y·Σx instead, with Σx shared by all its rows: one conversion and one multiply-
+// add per weight instead of a scale, an offset and a multiply-add. Included by dequant.glsl before
+// load16; defines LOAD_Q16 for the types it covers: Q8_0 and Q4_0 on both read paths, Q4_K, Q5_K,
+// Q6_K and IQ4_XS on the texel path (WTEXEL 1).
 // Q4_K and Q5_K super-blocks (144 and 176 bytes) are whole texels: when the host knows that the
 // weights start at a 16-byte boundary of the view (WALIGN16, runtime/kernels_matmul.cpp), each
 // 16-byte field is one texel fetch instead of two and a shuffle.
 #ifndef DEQUANT_AFFINE_GLSL
 #define DEQUANT_AFFINE_GLSL
 
+#if WTEXEL
 layout(constant_id = 3) const uint WALIGN16 = 0u;  // 1: rows and blocks are 16-byte aligned in the view
 // the 16 bytes at byte b of p (even), one fetch when aligned
 uvec4 bytes16W(WPtr p, uint b) {
     if (WALIGN16 != 0u) return texelFetch(weightTexels, int((p * 4u + b) >> 4));
     return bytes16Any(p, b);
 }
-vec4 unibbles4(uint w) { return vec4(float(w & 15u), float((w >> 8) & 15u), float((w >> 16) & 15u), float((w >> 24) & 15u)); }
+#endif
 
-#if WTYPE == 8 || WTYPE == 2 || WTYPE == 12 || WTYPE == 13 || WTYPE == 14 || WTYPE == 23
+#if WTYPE == 8 || WTYPE == 2 || (WTEXEL && (WTYPE == 12 || WTYPE == 13 || WTYPE == 14 || WTYPE == 23))
 #define LOAD_Q16 1
 void loadQ16(uint64_t row, uint c, uint h, out vec4 q[4], out vec2 ab) {
     uint s;

@@ -128,7 +128,8 @@ vec4 extLoad4(uint64_t row, uint c, uint q) {
 #endif
 }
 
-#if WTEXEL
+// (Q5_K and IQ4_XS: load16 from loadQ16, dequant_affine.glsl)
+#if WTEXEL && (WTYPE == 10 || WTYPE == 11 || WTYPE == 34 || WTYPE == 35)
 #define EXT_LOAD16 1
 void extLoad16(uint64_t row, uint c, uint h, out vec4 v[4]) {
     uint s;
@@ -149,22 +150,6 @@ void extLoad16(uint64_t row, uint c, uint h, out vec4 v[4]) {
     const float d = unpackHalf2x16(pair4(t0, t1, o + 12u)).x;
     const float dl = d * float(scaleQ3(sw, 2u * cc + h));
     [[unroll]] for (uint j = 0; j < 4u; ++j) v[j] = dl * vec4(crumbs4(w[j]) - 4 + 4 * bits4(hm[j]));
-#elif WTYPE == 13
-    const uvec4 hd = bytes16Any(p, s);  // d, dmin, scales
-    uint sc, mn;
-    scaleMinK4(hd.yzw, cc, sc, mn);
-    const vec2 dm = unpackHalf2x16(hd.x);
-    const uvec4 ql = bytes16Any(p, s + 48u + 32u * (cc / 2u) + 16u * h) >> (4u * (cc & 1u));
-    const uvec4 qh = bytes16Any(p, s + 16u + 16u * h) >> cc;
-    const float dl = dm.x * float(sc), ml = dm.y * float(mn);
-    [[unroll]] for (uint j = 0; j < 4u; ++j) v[j] = dl * vec4(nibbles4i(ql[j]) + 16 * bits4(qh[j])) - ml;
-#elif WTYPE == 23
-    const uint o = texelPair(p, s, t0, t1);  // d, scales_h, scales_l, and qs of sub-blocks 0 .. 1
-    const uint w0 = pair4(t0, t1, o), sl = pair4(t0, t1, o + 4u);
-    const uint ls = ((sl >> (8u * (cc / 2u) + 4u * (cc & 1u))) & 15u) | (((w0 >> (16u + 2u * cc)) & 3u) << 4);
-    const float dl = unpackHalf2x16(w0).x * float(int(ls) - 32);
-    const uvec4 w = bytes16Any(p, s + 8u + 16u * cc) >> (4u * h);
-    [[unroll]] for (uint j = 0; j < 4u; ++j) v[j] = dl * table4(w[j]);
 #elif WTYPE == 34
     const float d = halfAt(p, s + 52u);
     if (cc == 7u && h == 1u) {  // values 240 .. 255: digit j of qh[0..3]
