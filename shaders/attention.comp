@@ -16,7 +16,7 @@ layout(buffer_reference, std430, buffer_reference_align = 4) readonly buffer RFl
 
 #include "reduce.glsl"
 
-#define HEAD_DIM_MAX 256
+#define HEAD_DIM_MAX 576  // kAttentionMaxHeadDim: DeepSeek's latent MQA, 512 + 64
 #define NEG_BIG -3.0e38  // "minus infinity" that stays finite through exp() and subtraction
 const uint NACC = (HEAD_DIM_MAX + WG - 1u) / WG;  // output dims per thread
 
@@ -26,8 +26,9 @@ shared float ps[WG];
 void main() {
     const uint tid = gl_LocalInvocationID.x;
     const uint h = gl_WorkGroupID.x, t = gl_WorkGroupID.y, s = gl_WorkGroupID.z;
-    const uint hd = p.headDim;
-    const uint kvOff = (h / (p.nHead / p.nHeadKv)) * hd;
+    const uint hd = p.headDim, hdv = p.headDimV;
+    const uint kvHead = h / (p.nHead / p.nHeadKv);
+    const uint kvOff = kvHead * hd, vOff = kvHead * hdv;
     const uint nKeys = p.pos0 + t + 1u;  // causal: keys [0, pos0 + t]
     const uint start = s * p.chunk;
     const uint end = p.nSplit == 1u ? nKeys : min(nKeys, start + p.chunk);
@@ -59,10 +60,10 @@ void main() {
         const uint cnt = min(WG, end - blk);
         for (uint j = 0; j < NACC; ++j) {
             const uint d = tid + j * WG;
-            if (d >= hd) break;
+            if (d >= hdv) break;
             float a = acc[j] * alpha;
-            uint vo = blk * p.kvStride + kvOff + d;
-            for (uint k = 0; k < cnt; ++k, vo += p.kvStride) a += ps[k] * V.v[vo];
+            uint vo = blk * p.vStride + vOff + d;
+            for (uint k = 0; k < cnt; ++k, vo += p.vStride) a += ps[k] * V.v[vo];
             acc[j] = a;
         }
         barrier();  // ps is rewritten by the next block
@@ -71,22 +72,22 @@ void main() {
     if (p.nSplit == 1u) {
         Floats O = Floats(p.o);
         const float inv = 1.0 / l;
-        const uint oo = (t * p.nHead + h) * hd;
+        const uint oo = (t * p.nHead + h) * hdv;
         for (uint j = 0; j < NACC; ++j) {
             const uint d = tid + j * WG;
-            if (d < hd) O.v[oo + d] = acc[j] * inv;
+            if (d < hdv) O.v[oo + d] = acc[j] * inv;
         }
     } else {
         // partial for attention_combine.comp: (m, l, acc[headDim]); an empty split leaves l = 0
         Floats S = Floats(p.scratch);
-        const uint so = ((t * p.nHead + h) * p.nSplit + s) * (hd + 2u);
+        const uint so = ((t * p.nHead + h) * p.nSplit + s) * (hdv + 2u);
         if (tid == 0u) {
             S.v[so] = m;
             S.v[so + 1u] = l;
         }
         for (uint j = 0; j < NACC; ++j) {
             const uint d = tid + j * WG;
-            if (d < hd) S.v[so + 2u + d] = acc[j];
+            if (d < hdv) S.v[so + 2u + d] = acc[j];
         }
     }
 }

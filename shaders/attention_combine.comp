@@ -1,5 +1,5 @@
 #version 450
-// Second pass of split attention: merges the nSplit partials (m, l, acc[headDim]) that
+// Second pass of split attention: merges the nSplit partials (m, l, acc[headDimV]) that
 // attention.comp wrote to scratch for each (head gx, token gy) into
 //   out = Σ_s e^(m_s - M) acc_s / Σ_s e^(m_s - M) l_s,   M = max_s m_s.
 #extension GL_GOOGLE_include_directive : require
@@ -14,7 +14,7 @@ layout(buffer_reference, std430, buffer_reference_align = 4) readonly buffer RFl
 
 void main() {
     const uint h = gl_WorkGroupID.x, t = gl_WorkGroupID.y;
-    const uint hd = p.headDim;
+    const uint hd = p.headDimV;
     const uint rec = hd + 2u;  // floats per partial
     const uint base = (t * p.nHead + h) * p.nSplit * rec;
     RFloats S = RFloats(p.scratch);

@@ -29,6 +29,7 @@ struct RmsNormPush {
 // The frequency ratio base^(-2/nRot) comes as a float pair (hi + lo ≈ its double value) so the
 // shader can form theta = pos * ratio^i to float rounding, as the CPU reference does in double.
 #define ROPE_NEOX 1u
+#define ROPE_YARN 2u  // YaRN: angles scaled per pair (cpu::yarnFactor), cos/sin by mscale
 struct RopePush {
     PC_ADDR x;
     PC_ADDR positions;  // int32 (nTok)
@@ -43,6 +44,12 @@ struct RopePush {
     PC_ADDR x2;         // a second tensor rotated by the same dispatch (k beside q), 0: none
     PC_U32 nHeads2;     // its heads: global heads nHeads.. are its heads 0..
     PC_U32 tokStride2;
+    PC_F32 freqScale;   // ROPE_YARN: cpu::YarnParams
+    PC_F32 extFactor;
+    PC_F32 corrLow;
+    PC_F32 corrHigh;
+    PC_F32 mscale;
+    PC_U32 pad0;
 };
 
 // softmax.comp, in place: each of rows rows of n floats (row stride n).
@@ -76,6 +83,8 @@ struct AttentionPush {
     PC_U32 chunk;
     PC_U32 nSplit;
     PC_F32 kqScale;   // > 0
+    PC_U32 headDimV;  // a value head's size (<= headDim's limit); out (nTok, nHead, headDimV)
+    PC_U32 vStride;   // floats between the value rows of two positions
 };
 
 // eltwise.comp: o[r, i] = op(a[r, i], b[r, i]) over (rows, n), each operand with its own row
@@ -100,9 +109,9 @@ struct EltwisePush {
 
 #ifndef MOE_GLSL
 static_assert(sizeof(RmsNormPush) == 48);
-static_assert(sizeof(RopePush) == 64);
+static_assert(sizeof(RopePush) == 88);
 static_assert(sizeof(SoftmaxPush) == 16);
-static_assert(sizeof(AttentionPush) == 80);
+static_assert(sizeof(AttentionPush) == 88);
 static_assert(sizeof(EltwisePush) == 48);
 }  // namespace moe::push
 #undef PC_ADDR

@@ -15,6 +15,8 @@ namespace moe::push {
 
 // router.comp: see engine/cpu/router.h for the exact semantics (the spec).
 #define ROUTER_MAX_EXPERTS 1024u
+#define ROUTER_MAX_GROUPS 64u
+#define ROUTER_WEIGHT_SUM_FLOOR 6.103515625e-5  // cpu::kWeightSumFloor
 // the widest routing row (k, kMax) of every backend: router.comp sizes its shared list with it
 #define MOE_ROUTE_CAP 64u
 #define ROUTER_GATING_SOFTMAX 0u
@@ -41,6 +43,8 @@ struct RouterPush {
     PC_U32 normalize;
     PC_F32 topP;
     PC_F32 routedScale;
+    PC_U32 nGroup;       // group-limited selection (<= ROUTER_MAX_GROUPS; 0 or 1: off)
+    PC_U32 groupsUsed;
 };
 
 // moe_group.comp: groups = counts[nExpert], offsets[nExpert], entries[nTok*k] (token*k + slot),
@@ -70,7 +74,7 @@ struct MoeCombinePush {
 };
 
 #ifndef MOE_GLSL
-static_assert(sizeof(RouterPush) == 112);
+static_assert(sizeof(RouterPush) == 120);
 static_assert(sizeof(MoeGroupPush) == 32);
 static_assert(sizeof(MoeCombinePush) == 56);
 }  // namespace moe::push

@@ -42,7 +42,15 @@ vec2 ffMul(vec2 a, vec2 b) {
     return quickTwoSum(pe.x, e);
 }
 
-// theta = pos * ratio^i, rounded to float once
+// YaRN's factor of pair i, in float as cpu::yarnFactor computes it
+float yarnFactor(uint i) {
+    precise float t = (float(i) - p.corrLow) / max(0.001, p.corrHigh - p.corrLow);
+    precise float mix = (1.0 - min(1.0, max(0.0, t))) * p.extFactor;
+    precise float g = p.freqScale * (1.0 - mix) + mix;
+    return g;
+}
+
+// theta = pos * ratio^i (* the YaRN factor), rounded to float once
 float ropeTheta(int pos, uint i) {
     vec2 f = vec2(1.0, 0.0);
     vec2 r = vec2(p.ratioHi, p.ratioLo);
@@ -50,6 +58,7 @@ float ropeTheta(int pos, uint i) {
         if ((e & 1u) != 0u) f = ffMul(f, r);
         r = ffMul(r, r);
     }
+    if ((p.flags & ROPE_YARN) != 0u) f = ffMul(f, vec2(yarnFactor(i), 0.0));
     vec2 t = twoProd(float(pos), f.x);  // positions below 2^24 are exact floats
     precise float lo = t.y + float(pos) * f.y;
     precise float theta = t.x + lo;
@@ -83,7 +92,8 @@ void main() {
     const bool second = idx >= p.nHeads * half_;
     const uint h = idx / half_ - (second ? p.nHeads : 0u);
     const uint i = idx % half_;
-    const vec2 cs = cosSin(ropeTheta(Ints(p.positions).v[t], i));
+    vec2 cs = cosSin(ropeTheta(Ints(p.positions).v[t], i));
+    if ((p.flags & ROPE_YARN) != 0u) cs *= p.mscale;
     const bool neox = (p.flags & ROPE_NEOX) != 0u;
     const uint base = t * (second ? p.tokStride2 : p.tokStride) + h * p.headDim;
     const uint i0 = base + (neox ? i : 2u * i);

@@ -17,6 +17,8 @@ shared float sS[ROUTER_MAX_EXPERTS];   // selection score; -inf = not selectable
 shared float redF[WG];
 shared uint redI[WG];
 shared int chosen[MOE_ROUTE_CAP];  // kMax <= MOE_ROUTE_CAP (checked on the host)
+shared float gScore[ROUTER_MAX_GROUPS];
+shared bool gKeep[ROUTER_MAX_GROUPS];
 shared uint nChosen;
 shared float cum;
 shared bool done;
@@ -111,6 +113,36 @@ void main() {
     if (p.probs != 0ul)
         for (uint e = tid; e < nE; e += WG) Floats(p.probs).v[t * nE + e] = sL[e];
 
+    // 3b. groups: score = the sum of a group's two best selectable scores; keep the best groups
+    const bool grouped = p.nGroup > 1u;
+    const uint per = grouped ? nE / p.nGroup : nE;
+    if (grouped) {
+        for (uint g = tid; g < p.nGroup; g += WG) {
+            uint b1 = 0xffffffffu, b2 = 0xffffffffu;
+            for (uint e = g * per; e < (g + 1u) * per; ++e) {
+                if (sS[e] == NEG_INF) continue;
+                if (better(e, b1)) {
+                    b2 = b1;
+                    b1 = e;
+                } else if (better(e, b2)) {
+                    b2 = e;
+                }
+            }
+            gScore[g] = b1 == 0xffffffffu ? NEG_INF : (b2 == 0xffffffffu ? sS[b1] : sS[b1] + sS[b2]);
+            gKeep[g] = false;
+        }
+        barrier();
+        if (tid == 0u) {
+            for (uint i = 0; i < min(p.groupsUsed, p.nGroup); ++i) {
+                uint best = 0xffffffffu;
+                for (uint g = 0; g < p.nGroup; ++g)
+                    if (!gKeep[g] && (best == 0xffffffffu || gScore[g] > gScore[best])) best = g;
+                gKeep[best] = true;
+            }
+        }
+        barrier();
+    }
+
     // 4. selection: forced experts first (list order), then rank order
     const float qNorm = (p.gating == ROUTER_GATING_SOFTMAX || pSum <= 0.0) ? 1.0 : 1.0 / pSum;
     if (tid == 0u) {
@@ -144,7 +176,7 @@ void main() {
             // argmax over selectable experts that are not chosen yet
             uint b = 0xffffffffu;
             for (uint e = tid; e < nE; e += WG) {
-                if (sS[e] == NEG_INF) continue;
+                if (sS[e] == NEG_INF || (grouped && !gKeep[e / per])) continue;
                 bool taken = false;
                 for (uint j = 0; j < nChosen; ++j) taken = taken || chosen[j] == int(e);
                 if (!taken && better(e, b)) b = e;
@@ -183,7 +215,8 @@ void main() {
         }
         float wSum = 0.0;
         for (uint j = 0; j < nChosen; ++j) wSum += sL[chosen[j]];
-        bool renorm = p.normalize != 0u && wSum > 0.0;
+        bool renorm = p.normalize != 0u;
+        wSum = max(wSum, ROUTER_WEIGHT_SUM_FLOOR);
         Ints I = Ints(p.ids);
         Floats W = Floats(p.weights);
         for (uint j = 0; j < p.kMax; ++j) {

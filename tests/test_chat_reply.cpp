@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <ctime>
 #include <fstream>
 #include <sstream>
 
@@ -286,6 +287,17 @@ TEST_CASE("reply streaming: any split shows the same parts and never a marker") 
 namespace {
 
 // Renders with tests/jinja/render_ref.py (python3-jinja2 as transformers sets it up).
+// The reference reads today's local date, as strftime_now does for ours (a fixed date would
+// make the test fail on every later day).
+std::string today() {
+    const std::time_t t = std::time(nullptr);
+    std::tm tm{};
+    localtime_r(&t, &tm);
+    char buf[16];
+    std::strftime(buf, sizeof buf, "%Y-%m-%d", &tm);
+    return buf;
+}
+
 std::string renderRef(const std::string& source, const json& ctx) {
     const fs::path dir = fs::temp_directory_path() / ("moescope_reply_" + std::to_string(::getpid()));
     fs::create_directories(dir);
@@ -293,7 +305,7 @@ std::string renderRef(const std::string& source, const json& ctx) {
     std::ofstream(dir / "c.json", std::ios::binary) << ctx.dump();
     const std::string cmd = "python3 '" + (fs::path(MOESCOPE_SOURCE_DIR) / "tests/jinja/render_ref.py").string() +
                             "' '" + (dir / "t.jinja").string() + "' '" + (dir / "c.json").string() +
-                            "' 2026-12-07 > '" + (dir / "out").string() + "'";
+                            "' " + today() + " > '" + (dir / "out").string() + "'";
     const int rc = std::system(cmd.c_str());
     std::string out = readFile(dir / "out");
     fs::remove_all(dir);

@@ -26,18 +26,21 @@ struct Case {
     SynthMix mix = SynthMix::None;
     bool smallRows = false;  // keep the architecture's small rows (a mix then falls back to 32-blocks)
     uint32_t nExpert = 0;    // experts per layer, 0: the architecture's (fewer: a faster IQ quantizer search)
+    const char* variant = "";  // synthVariant (deepseek2)
 };
 
 void compareWithCpu(const Case& c) {
     std::string caseName = c.name;
     CAPTURE(caseName);
     ValidationGuard guard;
-    SynthSpec spec = synthSpecFor(c.arch);
+    SynthSpec spec = synthVariant(c.arch, c.variant).value();
     spec.weightType = c.type;
     spec.mix = c.mix;
     if (c.nExpert) spec.n_expert = c.nExpert;
-    if (!c.smallRows && (c.mix != SynthMix::None || cpu::blockSize(c.type) == 256))
-        spec.n_embd = 256, spec.head_dim = 256 / spec.n_head, spec.n_ff_exp = 256, spec.n_ff_shexp = 256;
+    if (!c.smallRows && (c.mix != SynthMix::None || cpu::blockSize(c.type) == 256)) {
+        spec.n_embd = 256, spec.n_ff_exp = 256, spec.n_ff_shexp = 256, spec.n_ff_dense = 256;
+        if (c.arch != Arch::Deepseek2) spec.head_dim = 256 / spec.n_head;  // MLA keeps its head sizes
+    }
     auto model = loadSynth(std::string("fwd_") + c.name, spec);
     const uint32_t V = model->cfg.n_vocab;
     auto& dev = GpuEnv::dev();
@@ -105,3 +108,10 @@ TEST_CASE("Vulkan forward == CPU reference: qwen2moe IQ4_XS-like on short rows (
 TEST_CASE("Vulkan forward == CPU reference: qwen2moe MXFP4 experts + Q8_0") { compareWithCpu({"qwen2moe_mxfp4", Arch::Qwen2Moe, GgmlType::F32, SynthMix::MXFP4_MOE}); }
 TEST_CASE("Vulkan forward == CPU reference: qwen2moe low-bit mix (IQ1_S IQ1_M IQ2_XXS IQ2_XS IQ2_S IQ3_XXS IQ3_S Q2_K Q3_K)") { compareWithCpu({"qwen2moe_low_bit", Arch::Qwen2Moe, GgmlType::F32, SynthMix::LOW_BIT, false, 4}); }
 TEST_CASE("Vulkan forward == CPU reference: qwen3moe F16") { compareWithCpu({"qwen3moe_f16", Arch::Qwen3Moe, GgmlType::F16}); }
+// deepseek2: latent attention (CPU: keys/values expanded per head; Vulkan: absorbed MQA over the
+// latent rows), a dense first layer, shared experts, YaRN past the original context (64), and
+// the V3 router (sigmoid + bias, groups, scale)
+TEST_CASE("Vulkan forward == CPU reference: deepseek2 V2-Lite-like (attn_q, softmax, YaRN), F32") { compareWithCpu({"deepseek2_v2lite_f32", Arch::Deepseek2, GgmlType::F32, SynthMix::None, false, 0, "v2-lite"}); }
+TEST_CASE("Vulkan forward == CPU reference: deepseek2 V3-like (q LoRA, sigmoid + bias, 4 groups use 2), F32") { compareWithCpu({"deepseek2_v3_f32", Arch::Deepseek2, GgmlType::F32, SynthMix::None, false, 0, "v3"}); }
+TEST_CASE("Vulkan forward == CPU reference: deepseek2 legacy attn_kv_b, Q8_0") { compareWithCpu({"deepseek2_legacy_q8_0", Arch::Deepseek2, GgmlType::Q8_0, SynthMix::None, false, 0, "legacy"}); }
+TEST_CASE("Vulkan forward == CPU reference: deepseek2 V3-like Q4_K_M-like") { compareWithCpu({"deepseek2_v3_q4_k_m", Arch::Deepseek2, GgmlType::F32, SynthMix::Q4_K_M, false, 0, "v3"}); }

@@ -27,7 +27,7 @@ int32_t argmax(const std::vector<float>& v) { return int32_t(std::max_element(v.
 std::vector<cpu::RouterParams> resolveText(const std::string& text, const Model& m) {
     auto p = routing::parsePolicy({text});
     REQUIRE_MESSAGE(p.ok(), (p.ok() ? "" : p.error().message));
-    auto r = routing::resolve(*p, m.cfg);
+    auto r = routing::resolve(*p, m);
     REQUIRE_MESSAGE(r.ok(), (r.ok() ? "" : r.error().message));
     return std::move(r).value();
 }

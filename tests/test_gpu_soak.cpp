@@ -187,7 +187,7 @@ TEST_CASE("soak: chats past the context, reloads and policy switches; flat memor
         for (size_t i = 0; i < policyTexts.size(); ++i) {
             auto policy = routing::parsePolicy({policyTexts[(cycle + i) % policyTexts.size()]});
             REQUIRE(policy.ok());
-            auto params = routing::resolve(policy.value(), mA.cfg);
+            auto params = routing::resolve(policy.value(), mA);
             REQUIRE_MESSAGE(params.ok(), (params.ok() ? std::string() : params.error().message));
             REQUIRE(kept.value()->setRouting(params.value()).ok());
             ++backendSwitches;

@@ -97,7 +97,8 @@ void checkTokenizer(const Model& m) {
             CHECK(t.addBos());
             break;
         case Arch::Qwen2Moe:
-        case Arch::Qwen3Moe: {
+        case Arch::Qwen3Moe:
+        case Arch::Deepseek2: {
             CHECK(t.kind() == Tokenizer::Kind::Bpe);
             CHECK(t.preFamily() == "qwen2");
             CHECK(tmpl.family() == ChatFamily::ChatML);
@@ -119,6 +120,69 @@ void checkTokenizer(const Model& m) {
 }
 
 }  // namespace
+
+TEST_CASE("deepseek2 variants load with latent attention, dense lead layers and their routers") {
+    for (const char* variant : {"v2-lite", "v3", "legacy"}) {
+        for (GgmlType type : {GgmlType::F32, GgmlType::Q8_0}) {
+            CAPTURE(variant);
+            const std::string type_ = typeName(type);
+            CAPTURE(type_);
+            SynthSpec s = synthVariant(Arch::Deepseek2, variant).value();
+            s.weightType = type;
+            auto m = loadSynth(std::string("deepseek2_") + variant + "_" + type_, s);
+            const ModelConfig& c = m->cfg;
+            CHECK(c.kv_lora_rank == s.kv_lora_rank);
+            CHECK(c.q_lora_rank == s.q_lora_rank);
+            CHECK(c.head_dim == s.head_dim);
+            CHECK(c.value_head_dim == s.v_head_dim);
+            CHECK(c.rope_dimension_count == s.rope_dim);
+            CHECK(c.head_count_kv == s.n_head);  // MLA files write 1: heads are not grouped
+            CHECK(c.leading_dense_block_count == s.n_dense_lead);
+            CHECK(c.expert_shared_count == s.n_shared);
+            CHECK(c.expert_shared_feed_forward_length == s.n_shared * s.n_ff_exp);
+            CHECK(c.expert_gating_func == (s.sigmoidRouter ? 2u : 1u));
+            CHECK(c.rope_scaling_factor == s.yarnFactor);
+            CHECK(m->paramsTotal() == fileElements(m->file));
+            checkTokenizer(*m);
+            REQUIRE(m->plan.layers.size() == s.n_layer);
+            // layer 0: attention + dense FFN; then attention + routed experts with shared ones
+            const LayerPlan& l0 = m->plan.layers[0];
+            REQUIRE(l0.ffn());
+            CHECK_FALSE(l0.moe());
+            CHECK(l0.ffn()->nFf == s.n_ff_dense);
+            for (uint32_t il = 1; il < s.n_layer; ++il) {
+                const LayerPlan& l = m->plan.layers[il];
+                REQUIRE(l.moe());
+                const MoeBlock& moe = *l.moe();
+                CHECK(moe.shared.nFf == s.n_shared * s.n_ff_exp);
+                CHECK_FALSE(moe.shared.gateInp);
+                CHECK(moe.router.sigmoid == s.sigmoidRouter);
+                CHECK(bool(moe.router.selectionBias) == s.sigmoidRouter);
+                CHECK(moe.router.nGroup == (s.n_group > 1 ? s.n_group : 0u));
+                CHECK(moe.router.groupsUsed == (s.n_group > 1 ? s.n_group_used : 0u));
+                CHECK(moe.router.scale == s.weightsScale);
+                CHECK(moe.router.normalize == s.weightsNorm);
+            }
+            const AttentionBlock& a = *m->plan.layers[1].attention();
+            REQUIRE(a.mla);
+            CHECK(a.mla.nopeDim + a.mla.ropeDim == s.head_dim);
+            CHECK(a.mla.valueDim == s.v_head_dim);
+            CHECK(bool(a.mla.wkvB) == s.mlaLegacy);
+            CHECK(bool(a.mla.wkB) == !s.mlaLegacy);
+            CHECK(bool(a.mla.wqA) == (s.q_lora_rank > 0));
+            CHECK(bool(a.wq) == (s.q_lora_rank == 0));
+            CHECK_FALSE(a.rope.neox);
+            // YaRN as llama.cpp applies it to deepseek2: cos/sin unscaled (the two mscales cancel),
+            // the attention scale takes (1 + 0.1 · mscale_all_dim · ln factor)²
+            const float mAll = s.yarnLogMul / 0.1f, ms = 1.0f + 0.1f * mAll * std::log(s.yarnFactor);
+            CHECK(a.rope.yarn.attnFactor == doctest::Approx(1.0f));
+            CHECK(a.kqScale == doctest::Approx(ms * ms / std::sqrt(float(s.head_dim))));
+            CHECK(kvBytesPerToken(m->plan) == uint64_t(s.n_layer) * (s.kv_lora_rank + s.rope_dim) * 4);
+        }
+    }
+    CHECK_FALSE(synthVariant(Arch::Deepseek2, "v4").ok());
+    CHECK_FALSE(synthVariant(Arch::Qwen3Moe, "v3").ok());
+}
 
 TEST_CASE("every architecture loads in F32 and Q8_0 with its hyper-parameters and tokenizer") {
     for (Arch a : kArchs) {
@@ -281,6 +345,7 @@ TEST_CASE("generation is deterministic and independent of the thread count") {
 
 TEST_CASE("archName and archFromName round trip") {
     for (Arch a : kArchs) CHECK(archFromName(archName(a)) == a);
+    CHECK(archFromName("deepseek2") == Arch::Deepseek2);
     CHECK_FALSE(archFromName("mixtral").has_value());
 }
 
@@ -410,9 +475,9 @@ TEST_CASE("malformed and unsupported files give errors naming the problem") {
     }
     SUBCASE("unsupported gating function") {
         GgufRewrite r;
-        r.extraKeys.push_back({"qwen2moe.expert_gating_func", V::u32(2)});
+        r.extraKeys.push_back({"qwen2moe.expert_gating_func", V::u32(3)});
         r.run(src, dst);
-        CHECK(loadError(dst).find("expert_gating_func 2 is not supported") != std::string::npos);
+        CHECK(loadError(dst).find("expert_gating_func 3 is not supported (1 softmax, 2 sigmoid)") != std::string::npos);
     }
     SUBCASE("k larger than the expert count") {
         GgufRewrite r;

@@ -15,7 +15,7 @@ using namespace moe::test;
 
 namespace {
 
-const Arch kArchs[] = {Arch::Llama, Arch::Qwen2Moe, Arch::Qwen3Moe, Arch::Olmoe};
+const Arch kArchs[] = {Arch::Llama, Arch::Qwen2Moe, Arch::Qwen3Moe, Arch::Olmoe, Arch::Deepseek2};
 
 std::string refusal(const ModelPlan& p) {
     Status st = checkExecutable(p);
@@ -39,9 +39,12 @@ TEST_CASE("a plan views every tensor of its file exactly once") {
         for (const LayerPlan& l : m->plan.layers) forEachTensor(l, [&](const TensorView& t, TensorRole) { visit(t); });
         CHECK(seen.size() == m->file.tensors().size());
         for (const auto& t : m->file.tensors()) CHECK(seen[t.data] == 1);
-        // the KV cache: K and V rows, F32, of every attention block
+        // the KV cache: K and V rows, F32, of every attention block; MLA: one latent row
         const ModelConfig& c = m->cfg;
-        CHECK(kvBytesPerToken(m->plan) == 2ull * c.block_count * c.head_count_kv * c.head_dim * sizeof(float));
+        if (a == Arch::Deepseek2)
+            CHECK(kvBytesPerToken(m->plan) == uint64_t(c.block_count) * (c.kv_lora_rank + c.rope_dimension_count) * sizeof(float));
+        else
+            CHECK(kvBytesPerToken(m->plan) == 2ull * c.block_count * c.head_count_kv * c.head_dim * sizeof(float));
     }
 }
 
@@ -52,8 +55,8 @@ TEST_CASE("the architecture table names every family") {
         CHECK(d->arch == a);
         CHECK(&archDef(a) == d);
     }
-    CHECK(findArch("deepseek2") == nullptr);
-    CHECK(supportedArchList() == "llama with experts, qwen2moe, qwen3moe, olmoe");
+    CHECK(findArch("glm4moe") == nullptr);
+    CHECK(supportedArchList() == "llama with experts, qwen2moe, qwen3moe, olmoe, deepseek2");
 }
 
 TEST_CASE("checkExecutable refuses what the executors do not run, naming layer and feature") {
@@ -75,21 +78,21 @@ TEST_CASE("checkExecutable refuses what the executors do not run, naming layer a
         {"sliding-window attention", [&](ModelPlan& p) { attnOf(p).slidingWindow = 128; }},
         {"attention sinks", [&](ModelPlan& p) { attnOf(p).sinks = someVector; }},
         {"attention logit soft-capping", [&](ModelPlan& p) { attnOf(p).softcap = 50.0f; }},
-        {"multi-head latent attention (MLA)", [&](ModelPlan& p) { attnOf(p).mla.kvLoraRank = 512; }},
-        {"YaRN RoPE scaling", [&](ModelPlan& p) { attnOf(p).rope.yarn.factor = 4.0f; }},
+        {"q/k biases or norms with latent attention (MLA)", [&](ModelPlan& p) { attnOf(p).mla.kvLoraRank = 512; }},
         {"multi-section RoPE", [&](ModelPlan& p) { attnOf(p).rope.sections = {16, 24, 24}; }},
         {"a KV cache shared with another layer", [&](ModelPlan& p) { attnOf(p).kvFrom = 0; }},
         {"a post-attention norm", [&](ModelPlan& p) { attnOf(p).postNorm.w = someVector; }},
         {"an output-projection bias", [&](ModelPlan& p) { attnOf(p).bo = someVector; }},
         {"GELU experts", [&](ModelPlan& p) { moeOf(p).act = Activation::Gelu; }},
         {"clamped-SwiGLU experts", [&](ModelPlan& p) { moeOf(p).act = Activation::ClampedSwiglu; }},
-        {"a sigmoid router", [&](ModelPlan& p) { moeOf(p).router.sigmoid = true; }},
         {"a softmax over the top-k logits", [&](ModelPlan& p) { moeOf(p).router.softmaxAfterTopK = true; }},
-        {"an expert selection bias", [&](ModelPlan& p) { moeOf(p).router.selectionBias = someVector; }},
-        {"group-limited expert selection", [&](ModelPlan& p) { moeOf(p).router.nGroup = 8; }},
-        {"a routed-expert weight scale", [&](ModelPlan& p) { moeOf(p).router.scale = 2.5f; }},
-        {"an ungated shared expert", [&](ModelPlan& p) { moeOf(p).shared.gateInp = {}; }},
-        {"a dense FFN block", [&](ModelPlan& p) { p.layers[last].blocks.emplace_back(FfnBlock{}); }},
+        {"a dense FFN block without an input norm", [&](ModelPlan& p) { p.layers[last].blocks[1] = FfnBlock{}; }},
+        {"a GELU FFN", [&](ModelPlan& p) {
+             FfnBlock f;
+             f.norm.w = someVector;
+             f.act = Activation::Gelu;
+             p.layers[last].blocks[1] = f;
+         }},
         {"a recurrent (linear-attention) block", [&](ModelPlan& p) { p.layers[last].blocks[0] = RecurrentBlock{}; }},
     };
     for (const Edit& e : edits) {
@@ -100,7 +103,29 @@ TEST_CASE("checkExecutable refuses what the executors do not run, naming layer a
     }
     ModelPlan two = base;
     two.layers[last].blocks.push_back(two.layers[last].blocks[1]);
-    CHECK(refusal(two) == at + "a layer without exactly one attention and one MoE block (it has 1 and 2)" + tail);
+    CHECK(refusal(two) == at + "a layer other than one attention block followed by one FFN or MoE block (it has 1 " +
+                              "attention and 2 FFN/MoE blocks)" + tail);
+    ModelPlan dense = base;  // an FFN after the MoE block: two feed-forward blocks
+    FfnBlock extra;
+    extra.norm.w = someVector;
+    dense.layers[last].blocks.emplace_back(extra);
+    CHECK(refusal(dense).find("it has 1 attention and 2 FFN/MoE blocks") != std::string::npos);
+    // what deepseek2 brought in is executed now: accepted
+    const Edit accepted[] = {
+        {"YaRN", [&](ModelPlan& p) { attnOf(p).rope.yarn.factor = 4.0f; }},
+        {"sigmoid", [&](ModelPlan& p) { moeOf(p).router.sigmoid = true; }},
+        {"selection bias", [&](ModelPlan& p) { moeOf(p).router.selectionBias = someVector; }},
+        {"groups", [&](ModelPlan& p) { moeOf(p).router.nGroup = 2, moeOf(p).router.groupsUsed = 1; }},
+        {"weight scale", [&](ModelPlan& p) { moeOf(p).router.scale = 2.5f; }},
+        {"ungated shared expert", [&](ModelPlan& p) { moeOf(p).shared.gateInp = {}; }},
+        {"attention scale", [&](ModelPlan& p) { attnOf(p).kqScale = 0.1f; }},
+    };
+    for (const Edit& e : accepted) {
+        CAPTURE(e.feature);
+        ModelPlan p = base;
+        e.apply(p);
+        CHECK(refusal(p) == "(accepted)");
+    }
     ModelPlan capped = base;
     capped.logitSoftcap = 30.0f;
     CHECK(refusal(capped) == "final-logit soft-capping is not supported by this version of moescope");

@@ -28,7 +28,7 @@ std::optional<routing::Policy> applyRoutingOrFail(rt::Backend& backend, const Mo
             return std::nullopt;
         }
     }
-    auto params = routing::resolve(*policy, model.cfg);
+    auto params = routing::resolve(*policy, model);
     if (!params.ok()) {
         fail(params.error().message);
         return std::nullopt;

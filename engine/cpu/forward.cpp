@@ -37,7 +37,25 @@ RouterParams defaultRouterParams(const MoeBlock& moe) {
     p.kMax = p.k;
     p.normalize = moe.router.normalize;
     p.routedScale = moe.router.scale;
+    if (const TensorView& b = moe.router.selectionBias) {
+        p.selectionBias.resize(size_t(b.ne[0]));
+        dequantizeRow(b.type, b.data, p.selectionBias.data(), b.ne[0]);
+    }
+    p.nGroup = int(moe.router.nGroup);
+    p.groupsUsed = int(moe.router.groupsUsed);
     return p;
+}
+
+std::vector<RouterParams> defaultRouting(const ModelPlan& plan) {
+    RouterParams first;
+    for (const LayerPlan& l : plan.layers)
+        if (const MoeBlock* m = l.moe()) {
+            first = defaultRouterParams(*m);
+            break;
+        }
+    std::vector<RouterParams> out;
+    for (const LayerPlan& l : plan.layers) out.push_back(l.moe() ? defaultRouterParams(*l.moe()) : first);
+    return out;
 }
 
 // The activations of one forward() call: T tokens of the residual stream and scratch.
@@ -64,12 +82,12 @@ CpuForward::CpuForward(const Model& model, uint32_t nCtx) : model_(model), nCtx_
     for (uint32_t il = 0; il < c.block_count; ++il) {
         const LayerPlan& l = model.plan.layers[il];
         if (const AttentionBlock* a = l.attention()) {
-            const size_t kvSize = size_t(nCtx) * a->nHeadKv * a->headDim;
-            kCache_[il].assign(kvSize, 0.0f);
-            vCache_[il].assign(kvSize, 0.0f);
+            const size_t H = a->mla ? a->nHead : a->nHeadKv;
+            kCache_[il].assign(size_t(nCtx) * H * a->headDim, 0.0f);
+            vCache_[il].assign(size_t(nCtx) * H * a->headDimV(), 0.0f);
         }
-        if (const MoeBlock* m = l.moe()) router_[il] = cpu::defaultRouterParams(*m);
     }
+    router_ = defaultRouting(model.plan);
 }
 
 const float* CpuForward::vec(const TensorView& t) const {
@@ -89,11 +107,91 @@ Status CpuForward::setRouting(const std::vector<RouterParams>& layers) {
     return {};
 }
 
+// y (rows) = Wᵀ x for W (cols, rows) row-major of type t: y[j] = Σ_r W[r][j] x[r].
+static void matVecT(GgmlType t, const uint8_t* w, int64_t rows, int64_t cols, const float* x, float* y) {
+    std::vector<float> row(static_cast<size_t>(rows));
+    std::fill(y, y + rows, 0.0f);
+    std::vector<double> acc(size_t(rows), 0.0);
+    const uint64_t rb = rowBytes(t, uint64_t(rows));
+    for (int64_t r = 0; r < cols; ++r) {
+        dequantizeRow(t, w + r * rb, row.data(), rows);
+        for (int64_t j = 0; j < rows; ++j) acc[size_t(j)] += double(row[size_t(j)]) * double(x[r]);
+    }
+    for (int64_t j = 0; j < rows; ++j) y[j] = float(acc[size_t(j)]);
+}
+
+static YarnParams yarnOf(const Rope& r) {
+    return yarnParams(r.nRot, r.freqBase, r.yarn.factor, r.yarn.origContext, r.yarn.betaFast, r.yarn.betaSlow,
+                      r.yarn.attnFactor);
+}
+
+void CpuForward::mlaProjections(const AttentionBlock& a, uint32_t il, Step& s, std::vector<float>& q) {
+    const ModelConfig& c = model_.cfg;
+    const Mla& l = a.mla;
+    const int64_t T = s.T, E = c.embedding_length, H = a.nHead, D = a.headDim, R = l.ropeDim, N = l.nopeDim;
+    const int64_t C = l.kvLoraRank, Dv = l.valueDim, Q = H * D;
+    const YarnParams yarn = yarnOf(a.rope);
+    const YarnParams* ya = a.rope.yarn.factor != 0.0f ? &yarn : nullptr;
+
+    // q: wq · x, or wqB · norm(wqA · x); rope on the last R dims of every head
+    if (l.qLoraRank) {
+        std::vector<float> qa(size_t(T * l.qLoraRank));
+        matMul(l.wqA.type, l.wqA.data, l.qLoraRank, E, s.xn.data(), T, qa.data());
+        rmsNorm(qa.data(), vec(l.qANorm.w), T, l.qLoraRank, l.qANorm.eps, qa.data());
+        matMul(l.wqB.type, l.wqB.data, Q, l.qLoraRank, qa.data(), T, q.data());
+    } else {
+        matMul(a.wq.type, a.wq.data, Q, E, s.xn.data(), T, q.data());
+    }
+    for (int64_t t = 0; t < T; ++t)
+        for (int64_t h = 0; h < H; ++h)
+            rope(q.data() + (t * H + h) * D + N, 1, 1, R, &s.positions[size_t(t)], R, a.rope.freqBase, a.rope.neox, ya);
+
+    // the latent row [c | k_rope]: c normed, k_rope rotated (one head shared by all)
+    std::vector<float> kv(size_t(T * (C + R)));
+    matMul(l.wkvA.type, l.wkvA.data, C + R, E, s.xn.data(), T, kv.data());
+    for (int64_t t = 0; t < T; ++t) {
+        float* row = kv.data() + t * (C + R);
+        rmsNorm(row, vec(l.kvANorm.w), 1, C, l.kvANorm.eps, row);
+        rope(row + C, 1, 1, R, &s.positions[size_t(t)], R, a.rope.freqBase, a.rope.neox, ya);
+    }
+
+    // expanded per head: k_h = [wkB_h · c | k_rope], v_h = wvB_h · c
+    std::vector<float> kvb(static_cast<size_t>(H * (N + Dv)));
+    for (int64_t t = 0; t < T; ++t) {
+        const float* c0 = kv.data() + t * (C + R);
+        float* kRow = kCache_[il].data() + (size_t(s.pos0) + t) * H * D;
+        float* vRow = vCache_[il].data() + (size_t(s.pos0) + t) * H * Dv;
+        if (l.wkvB) matVec(l.wkvB.type, l.wkvB.data, H * (N + Dv), C, c0, kvb.data());
+        for (int64_t h = 0; h < H; ++h) {
+            float* kh = kRow + h * D;
+            float* vh = vRow + h * Dv;
+            if (l.wkvB) {
+                std::copy_n(kvb.data() + h * (N + Dv), N, kh);
+                std::copy_n(kvb.data() + h * (N + Dv) + N, Dv, vh);
+            } else {
+                matVecT(l.wkB.type, l.wkB.data + h * C * l.wkB.rowBytes(), N, C, c0, kh);
+                matVec(l.wvB.type, l.wvB.data + h * Dv * l.wvB.rowBytes(), Dv, C, c0, vh);
+            }
+            std::copy_n(c0 + C, R, kh + N);
+        }
+    }
+}
+
 void CpuForward::attentionBlock(const AttentionBlock& a, uint32_t il, Step& s) {
     const ModelConfig& c = model_.cfg;
     const int64_t T = s.T, E = c.embedding_length, H = a.nHead, Hkv = a.nHeadKv, D = a.headDim;
-    const int64_t Q = H * D, KV = Hkv * D;
-    std::vector<float> q(T * Q), k(T * KV), v(T * KV), att(T * Q), out(T * E);
+    const int64_t Q = H * D, KV = Hkv * D, Dv = a.headDimV();
+    std::vector<float> q(T * Q), att(T * H * Dv), out(T * E);
+
+    if (a.mla) {
+        rmsNorm(s.x.data(), vec(a.norm.w), T, E, a.norm.eps, s.xn.data());
+        mlaProjections(a, il, s, q);
+        attention(q.data(), kCache_[il].data(), vCache_[il].data(), T, H, H, D, s.pos0, att.data(), a.kqScale, Dv);
+        matMul(a.wo.type, a.wo.data, E, H * Dv, att.data(), T, out.data());
+        add(s.x.data(), out.data(), s.x.data(), T * E);
+        return;
+    }
+    std::vector<float> k(T * KV), v(T * KV);
     auto addBias = [&](std::vector<float>& y, const TensorView& b, int64_t n) {
         if (const float* bias = vec(b))
             for (int64_t t = 0; t < T; ++t) add(y.data() + t * n, bias, y.data() + t * n, n);
@@ -120,15 +218,17 @@ void CpuForward::attentionBlock(const AttentionBlock& a, uint32_t il, Step& s) {
     }
 
     // rope of the first nRot dimensions of every head (pairs or NeoX halves)
-    rope(q.data(), T, H, D, s.positions.data(), a.rope.nRot, a.rope.freqBase, a.rope.neox);
-    rope(k.data(), T, Hkv, D, s.positions.data(), a.rope.nRot, a.rope.freqBase, a.rope.neox);
+    const YarnParams yarn = yarnOf(a.rope);
+    const YarnParams* ya = a.rope.yarn.factor != 0.0f ? &yarn : nullptr;
+    rope(q.data(), T, H, D, s.positions.data(), a.rope.nRot, a.rope.freqBase, a.rope.neox, ya);
+    rope(k.data(), T, Hkv, D, s.positions.data(), a.rope.nRot, a.rope.freqBase, a.rope.neox, ya);
 
     // write K/V of the new tokens at [pos0, pos0 + nTok)
     std::memcpy(kCache_[il].data() + size_t(s.pos0) * KV, k.data(), k.size() * sizeof(float));
     std::memcpy(vCache_[il].data() + size_t(s.pos0) * KV, v.data(), v.size() * sizeof(float));
 
     // causal attention over positions [0, pos0 + t]
-    attention(q.data(), kCache_[il].data(), vCache_[il].data(), T, H, Hkv, D, s.pos0, att.data());
+    attention(q.data(), kCache_[il].data(), vCache_[il].data(), T, H, Hkv, D, s.pos0, att.data(), a.kqScale);
 
     // output projection, residual
     matMul(a.wo.type, a.wo.data, E, Q, att.data(), T, out.data());
@@ -183,6 +283,17 @@ void CpuForward::moeBlock(const MoeBlock& m, uint32_t il, Step& s) {
     add(s.x.data(), out.data(), s.x.data(), T * E);
 }
 
+void CpuForward::ffnBlock(const FfnBlock& f, Step& s) {
+    const int64_t T = s.T, E = model_.cfg.embedding_length, F = f.nFf;
+    std::vector<float> g(T * F), u(T * F), y(T * E);
+    rmsNorm(s.x.data(), vec(f.norm.w), T, E, f.norm.eps, s.xn.data());
+    matMul(f.gate.type, f.gate.data, F, E, s.xn.data(), T, g.data());
+    matMul(f.up.type, f.up.data, F, E, s.xn.data(), T, u.data());
+    swiglu(g.data(), u.data(), g.data(), T * F);
+    matMul(f.down.type, f.down.data, E, F, g.data(), T, y.data());
+    add(s.x.data(), y.data(), s.x.data(), T * E);
+}
+
 Status CpuForward::forward(const int32_t* tokens, uint32_t nTok, uint32_t pos0, float* logits, bool allLogits) {
     const ModelConfig& c = model_.cfg;
     const ModelPlan& plan = model_.plan;
@@ -220,6 +331,7 @@ Status CpuForward::forward(const int32_t* tokens, uint32_t nTok, uint32_t pos0, 
         for (const Block& b : plan.layers[il].blocks) {
             if (auto* a = std::get_if<AttentionBlock>(&b)) attentionBlock(*a, il, s);
             else if (auto* m = std::get_if<MoeBlock>(&b)) moeBlock(*m, il, s);
+            else if (auto* f = std::get_if<FfnBlock>(&b)) ffnBlock(*f, s);
             else return makeError("forward: layer " + std::to_string(il) + " has a block the CPU reference does not run");
         }
     }

@@ -25,6 +25,9 @@ Status checkStep(const ModelConfig& c, const int32_t* tokens, uint32_t nTok, uin
 // The model's own router of an MoE block (k = expert_used_count, renormalised as the file says):
 // what both backends use when no routing policy is set.
 RouterParams defaultRouterParams(const MoeBlock& moe);
+// One entry per layer: each MoE layer's defaultRouterParams; layers without an MoE block (dense
+// FFN layers) get the first MoE layer's, so that per-layer policies keep one shape.
+std::vector<RouterParams> defaultRouting(const ModelPlan& plan);
 
 class CpuForward {
 public:
@@ -58,13 +61,18 @@ private:
     struct Step;  // the activations of one call
     void attentionBlock(const AttentionBlock& a, uint32_t il, Step& s);
     void moeBlock(const MoeBlock& m, uint32_t il, Step& s);
+    void ffnBlock(const FfnBlock& f, Step& s);
+    // MLA's q (T, nHead, nope + rope), and its keys and values expanded per head into the caches
+    void mlaProjections(const AttentionBlock& a, uint32_t il, Step& s, std::vector<float>& q);
     const float* vec(const TensorView& t) const;  // a norm or bias vector as F32 (null when absent)
 
     const Model& model_;
     uint32_t nCtx_;
     uint32_t nPast_ = 0;
     std::unordered_map<const uint8_t*, std::vector<float>> vectors_;  // F32 copies of norms and biases
-    std::vector<std::vector<float>> kCache_, vCache_;  // per layer: (nCtx, n_head_kv, head_dim)
+    // per layer: (nCtx, n_head_kv, head_dim) and (nCtx, n_head_kv, head_dim_v); MLA layers hold
+    // keys and values expanded per head (the latent form is the Vulkan pass's)
+    std::vector<std::vector<float>> kCache_, vCache_;
     std::vector<RouterParams> router_;
     rt::RoutingRecord routing_;
     bool recordRouting_ = true;

@@ -41,17 +41,41 @@ void rmsNorm(const float* x, const float* weight, int64_t nTok, int64_t n, float
     }
 }
 
+YarnParams yarnParams(int64_t nRot, float freqBase, float factor, uint32_t origContext, float betaFast, float betaSlow,
+                      float mscale) {
+    YarnParams y;
+    y.freqScale = 1.0f / factor;
+    y.extFactor = 1.0f;
+    y.mscale = mscale;
+    // the dimension whose wavelength makes nRotations turns over the original context
+    auto corrDim = [&](float nRotations) {
+        return float(nRot) * std::log(float(origContext) / (nRotations * 2.0f * float(M_PI))) / (2.0f * std::log(freqBase));
+    };
+    y.corrLow = std::max(0.0f, std::floor(corrDim(betaFast)));
+    y.corrHigh = std::min(float(nRot - 1), std::ceil(corrDim(betaSlow)));
+    return y;
+}
+
+float yarnFactor(const YarnParams& y, int64_t i) {
+    if (y.extFactor == 0.0f) return y.freqScale;
+    const float t = (float(i) - y.corrLow) / std::max(0.001f, y.corrHigh - y.corrLow);
+    const float mix = (1.0f - std::min(1.0f, std::max(0.0f, t))) * y.extFactor;
+    return y.freqScale * (1.0f - mix) + mix;
+}
+
 void rope(float* x, int64_t nTok, int64_t nHeads, int64_t headDim, const int32_t* positions, int64_t nRot,
-          float freqBase, bool neox) {
+          float freqBase, bool neox, const YarnParams* yarn) {
     assert(nRot % 2 == 0 && nRot <= headDim);
     const int64_t half = nRot / 2;
     std::vector<float> cosT(static_cast<size_t>(half)), sinT(static_cast<size_t>(half));
     for (int64_t t = 0; t < nTok; ++t) {
         for (int64_t i = 0; i < half; ++i) {
             const double invFreq = std::pow(double(freqBase), -2.0 * double(i) / double(nRot));
-            const double theta = double(positions[t]) * invFreq;
-            cosT[size_t(i)] = std::cos(float(theta));
-            sinT[size_t(i)] = std::sin(float(theta));
+            const double g = yarn ? double(yarnFactor(*yarn, i)) : 1.0;
+            const double theta = double(positions[t]) * invFreq * g;
+            const float m = yarn ? yarn->mscale : 1.0f;
+            cosT[size_t(i)] = std::cos(float(theta)) * m;
+            sinT[size_t(i)] = std::sin(float(theta)) * m;
         }
         for (int64_t h = 0; h < nHeads; ++h) {
             float* v = x + (t * nHeads + h) * headDim;
@@ -82,13 +106,13 @@ void softmax(float* x, int64_t rows, int64_t n) {
 }
 
 void attention(const float* q, const float* kCache, const float* vCache, int64_t nTok, int64_t nHead,
-               int64_t nHeadKv, int64_t headDim, int64_t pos0, float* out, float kqScale) {
+               int64_t nHeadKv, int64_t headDim, int64_t pos0, float* out, float kqScale, int64_t headDimV) {
     assert(nHead % nHeadKv == 0);
-    const int64_t group = nHead / nHeadKv;
+    const int64_t group = nHead / nHeadKv, Dv = headDimV > 0 ? headDimV : headDim;
     const float s = kqScale > 0.0f ? kqScale : float(1.0 / std::sqrt(double(headDim)));
-    const int64_t kvStride = nHeadKv * headDim;  // floats per cache position
+    const int64_t kvStride = nHeadKv * headDim, vStride = nHeadKv * Dv;  // floats per cache position
     std::vector<float> scores(size_t(pos0 + nTok));
-    std::vector<double> acc(static_cast<size_t>(headDim));
+    std::vector<double> acc(static_cast<size_t>(Dv));
     for (int64_t t = 0; t < nTok; ++t) {
         const int64_t nPos = pos0 + t + 1;  // causal: positions [0, pos0 + t]
         for (int64_t h = 0; h < nHead; ++h) {
@@ -99,12 +123,12 @@ void attention(const float* q, const float* kCache, const float* vCache, int64_t
             softmax(scores.data(), 1, nPos);
             std::fill(acc.begin(), acc.end(), 0.0);
             for (int64_t p = 0; p < nPos; ++p) {
-                const float* vp = vCache + p * kvStride + kvh * headDim;
+                const float* vp = vCache + p * vStride + kvh * Dv;
                 const double w = scores[size_t(p)];
-                for (int64_t i = 0; i < headDim; ++i) acc[size_t(i)] += w * double(vp[i]);
+                for (int64_t i = 0; i < Dv; ++i) acc[size_t(i)] += w * double(vp[i]);
             }
-            float* o = out + (t * nHead + h) * headDim;
-            for (int64_t i = 0; i < headDim; ++i) o[i] = float(acc[size_t(i)]);
+            float* o = out + (t * nHead + h) * Dv;
+            for (int64_t i = 0; i < Dv; ++i) o[i] = float(acc[size_t(i)]);
         }
     }
 }

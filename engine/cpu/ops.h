@@ -34,8 +34,22 @@ void rmsNorm(const float* x, const float* weight, int64_t nTok, int64_t n, float
 //   normal (neox == false): (x[2i], x[2i+1])       NeoX (neox == true): (x[i], x[i + nRot/2])
 // as (a, b) -> (a cos - b sin, a sin + b cos). Dims >= nRot are untouched. nRot even, <= headDim.
 // theta is computed in double (position * pow(base, -2i/nRot)) then rounded to float for cos/sin.
+// With YaRN scaling (yarn != null), pair i's angle is theta * g_i, where (in float arithmetic)
+//   ramp_i = 1 - clamp((i - corrLow) / max(0.001, corrHigh - corrLow), 0, 1), mix = ramp_i * extFactor,
+//   g_i = freqScale * (1 - mix) + mix
+// (interpolated where the ramp is 0, extrapolated where it is 1), and cos/sin are multiplied by
+// mscale: ggml's rope_yarn with llama.cpp's correction dimensions.
+struct YarnParams {
+    float freqScale = 1.0f, extFactor = 0.0f, corrLow = 0.0f, corrHigh = 0.0f, mscale = 1.0f;
+};
+// The parameters of YaRN context extension by `factor` (> 1) of a model trained on origContext
+// positions: freqScale = 1/factor, extFactor 1, correction dims from betaFast/betaSlow over nRot
+// dims, and the net cos/sin magnitude `mscale`.
+YarnParams yarnParams(int64_t nRot, float freqBase, float factor, uint32_t origContext, float betaFast, float betaSlow,
+                      float mscale);
+float yarnFactor(const YarnParams& y, int64_t i);  // g_i above (1 without scaling)
 void rope(float* x, int64_t nTok, int64_t nHeads, int64_t headDim, const int32_t* positions, int64_t nRot,
-          float freqBase, bool neox);
+          float freqBase, bool neox, const YarnParams* yarn = nullptr);
 
 // Softmax of each row, in place, max-subtracted. x: (rows, n).
 void softmax(float* x, int64_t rows, int64_t n);
@@ -45,9 +59,11 @@ void softmax(float* x, int64_t rows, int64_t n);
 // the new tokens' rows already written at [pos0, pos0 + nTok); out: (nTok, nHead, headDim).
 // Token t (at position pos0 + t) attends to positions [0, pos0 + t]. Head h reads kv head
 // h / (nHead / nHeadKv) (nHead % nHeadKv == 0). scores = q·k * kqScale (kqScale <= 0: 1/sqrt(headDim)),
-// softmax over positions, out = Σ p · v. Accumulation in double.
+// softmax over positions, out = Σ p · v. Accumulation in double. Values may have their own head
+// size headDimV (0: headDim): vCache (nCtx, nHeadKv, headDimV), out (nTok, nHead, headDimV).
 void attention(const float* q, const float* kCache, const float* vCache, int64_t nTok, int64_t nHead,
-               int64_t nHeadKv, int64_t headDim, int64_t pos0, float* out, float kqScale = 0.0f);
+               int64_t nHeadKv, int64_t headDim, int64_t pos0, float* out, float kqScale = 0.0f,
+               int64_t headDimV = 0);
 
 // out[i] = silu(gate[i]) * up[i], silu(g) = g / (1 + exp(-g)). gate, up, out: (n); out may alias.
 void swiglu(const float* gate, const float* up, float* out, int64_t n);

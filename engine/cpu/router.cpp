@@ -66,6 +66,30 @@ void route(const RouterParams& params, const float* logits, int64_t nTok, int64_
             return s[size_t(a)] != s[size_t(b)] ? s[size_t(a)] > s[size_t(b)] : a < b;
         });
 
+        // 3b. group-limited selection: keep the experts of the best groups (order is by score,
+        // so a group's first two entries in it are its two best)
+        std::vector<int32_t> groupOrder;  // rank-order fill candidates
+        const std::vector<int32_t>* fill = &order;
+        if (params.nGroup > 1) {
+            const int64_t G = params.nGroup, per = nExpert / G;
+            std::vector<float> gScore(static_cast<size_t>(G), -INFINITY);
+            std::vector<int> seen(static_cast<size_t>(G), 0);
+            for (int32_t e : order) {
+                const int64_t g = e / per;
+                if (seen[size_t(g)] == 0) gScore[size_t(g)] = s[size_t(e)];
+                else if (seen[size_t(g)] == 1) gScore[size_t(g)] += s[size_t(e)];
+                ++seen[size_t(g)];
+            }
+            std::vector<int32_t> gs(static_cast<size_t>(G));
+            for (int64_t g = 0; g < G; ++g) gs[size_t(g)] = int32_t(g);
+            std::stable_sort(gs.begin(), gs.end(), [&](int32_t a, int32_t b) { return gScore[size_t(a)] > gScore[size_t(b)]; });
+            std::vector<uint8_t> keep(static_cast<size_t>(G), 0);
+            for (int64_t i = 0; i < std::min<int64_t>(params.groupsUsed, G); ++i) keep[size_t(gs[size_t(i)])] = 1;
+            for (int32_t e : order)
+                if (keep[size_t(e / per)]) groupOrder.push_back(e);
+            fill = &groupOrder;
+        }
+
         // 4. select: forced experts first, then rank order
         chosen.clear();
         std::fill(isForced.begin(), isForced.end(), 0);
@@ -79,14 +103,14 @@ void route(const RouterParams& params, const float* logits, int64_t nTok, int64_
         auto q = [&](int32_t e) { return params.gating == Gating::Softmax ? p[size_t(e)] : p[size_t(e)] * qNorm; };
         if (params.selection == Selection::TopK) {
             const int64_t target = std::min<int64_t>(std::max<int64_t>(params.k, int64_t(chosen.size())), kMax);
-            for (int32_t e : order) {
+            for (int32_t e : *fill) {
                 if (int64_t(chosen.size()) >= target) break;
                 if (!isForced[size_t(e)]) chosen.push_back(e);
             }
         } else {
             float c = 0.0f;
             for (int32_t e : chosen) c += q(e);
-            for (int32_t e : order) {
+            for (int32_t e : *fill) {
                 if (int64_t(chosen.size()) >= kMax || (!chosen.empty() && c >= params.topP)) break;
                 if (isForced[size_t(e)]) continue;
                 chosen.push_back(e);
@@ -100,7 +124,8 @@ void route(const RouterParams& params, const float* logits, int64_t nTok, int64_
         });
         double wSum = 0.0;
         for (int32_t e : chosen) wSum += p[size_t(e)];
-        const bool renorm = params.normalize && wSum > 0.0;
+        const bool renorm = params.normalize;
+        wSum = std::max(wSum, double(kWeightSumFloor));
         for (int64_t j = 0; j < kMax; ++j) {
             const bool used = j < int64_t(chosen.size());
             const int32_t e = used ? chosen[size_t(j)] : -1;
@@ -134,6 +159,10 @@ Status checkRouterParams(const RouterParams& p, int64_t nExpert, uint32_t layer)
         return makeError(at + "the mask needs " + std::to_string(nExpert) + " values");
     for (int32_t e : p.forced)
         if (e < 0 || e >= nExpert) return makeError(at + "forced expert " + std::to_string(e) + " is out of range");
+    if (p.nGroup > 1 && (p.nGroup > int(ROUTER_MAX_GROUPS) || nExpert % p.nGroup != 0 || p.groupsUsed < 1 || p.groupsUsed > p.nGroup))
+        return makeError(at + std::to_string(p.groupsUsed) + " of " + std::to_string(p.nGroup) +
+                         " expert groups: at most " + std::to_string(ROUTER_MAX_GROUPS) +
+                         " groups that divide the " + std::to_string(nExpert) + " experts, at least one used");
     return {};
 }
 

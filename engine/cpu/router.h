@@ -13,6 +13,12 @@
 //                    Experts are ranked by s descending (float compare);
 //                    TIE RULE: equal s -> the lower expert id ranks first.
 //                    Masked experts are never selected.
+//  3b. Groups:       with nGroup > 1 the experts form nGroup groups of nExpert / nGroup
+//                    consecutive ids. A group's score is the sum of the selection scores s of
+//                    its two best unmasked experts (its one unmasked expert's score when it has
+//                    one; -inf when none). The groupsUsed best groups (ties: lower group id)
+//                    stay; the rank-order fill of step 4 takes experts of those groups only
+//                    (forced experts are selected wherever they are).
 //  4. Select:        forced experts (unmasked, in range, deduplicated, at most kMax of them, in
 //                    list order) are always selected; then unmasked, non-forced experts are
 //                    taken in rank order:
@@ -24,8 +30,8 @@
 //                            q = p * float(1 / Σ_unmasked p) for sigmoid. At least 1 expert is
 //                            selected (if any is unmasked).
 //  5. Order:         the selected experts are written in rank order (ties: lower id first).
-//  6. Weights:       w[e] = p[e] (sigmoid: the score without bias). normalize: w /= Σ_selected w
-//                    (when the sum > 0). Then w *= routedScale.
+//  6. Weights:       w[e] = p[e] (sigmoid: the score without bias). normalize:
+//                    w /= max(Σ_selected w, kWeightSumFloor). Then w *= routedScale.
 // Outputs: ids (nTok, kMax) int32 padded with -1, weights (nTok, kMax) padded with 0,
 // counts (nTok), and optionally the probability vector p (nTok, nExpert) for routing records.
 #pragma once
@@ -39,6 +45,8 @@ namespace moe::cpu {
 
 // The widest routing row (k, kMax) any router may produce, on every backend.
 constexpr int kRouteCap = int(MOE_ROUTE_CAP);
+// The floor of the renormalised weights' divisor (llama.cpp's: 2^-14, the smallest normal half).
+constexpr float kWeightSumFloor = 6.103515625e-5f;
 // Widest row for a layer of nExpert experts: min(nExpert, kRouteCap).
 inline int routeWidthCap(int64_t nExpert) { return nExpert < kRouteCap ? int(nExpert) : kRouteCap; }
 
@@ -57,10 +65,13 @@ struct RouterParams {
     std::vector<float> logitScale;     // (nExpert) or empty; multiplies the logits
     std::vector<uint8_t> mask;         // (nExpert) or empty; nonzero = expert never selected
     std::vector<int32_t> forced;       // expert ids always selected (unless masked)
+    int nGroup = 0;                    // group-limited selection: groups (0 or 1: off)
+    int groupsUsed = 0;                // groups kept (1..nGroup)
 };
 
 // Checks one layer's parameters for nExpert experts: kMax in 1..routeWidthCap(nExpert), TopK's
-// k in 1..kMax, per-expert arrays of nExpert values, forced experts in range. The one check of
+// k in 1..kMax, per-expert arrays of nExpert values, forced experts in range, groups that
+// divide nExpert with groupsUsed in 1..nGroup. The one check of
 // every backend; errors read "routing, layer 3: kMax 70 is out of range 1..64".
 Status checkRouterParams(const RouterParams& p, int64_t nExpert, uint32_t layer);
 // The same for every layer, and that there is one entry per layer.

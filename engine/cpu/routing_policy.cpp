@@ -1,6 +1,8 @@
 // Routing policies: parsing, canonical text, and resolution into per-layer router parameters.
 #include "cpu/routing_policy.h"
 
+#include "cpu/forward.h"
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -176,11 +178,17 @@ cpu::RouterParams modelRouterParams(const ModelConfig& cfg) {
     return p;
 }
 
-Result<std::vector<cpu::RouterParams>> resolve(const Policy& policy, const ModelConfig& cfg) {
+Result<std::vector<cpu::RouterParams>> resolve(const Policy& policy, const Model& model) {
+    return resolve(policy, model.cfg, cpu::defaultRouting(model.plan));
+}
+
+Result<std::vector<cpu::RouterParams>> resolve(const Policy& policy, const ModelConfig& cfg,
+                                               std::vector<cpu::RouterParams> base) {
     const int32_t L = int32_t(cfg.block_count), NE = int32_t(cfg.expert_count), cap = routeWidthCap(cfg);
     const std::string policyText = toString(policy);
     auto err = [&](const std::string& why) { return makeError("routing policy '" + policyText + "': " + why); };
-    std::vector<cpu::RouterParams> out(size_t(L), modelRouterParams(cfg));
+    if (base.size() != size_t(L)) base.assign(size_t(L), modelRouterParams(cfg));
+    std::vector<cpu::RouterParams> out = std::move(base);
     if (cfg.expert_used_count < 1 || int32_t(cfg.expert_used_count) > cap)
         return err("the model uses " + std::to_string(cfg.expert_used_count) + " experts per token; the engine supports 1.." +
                    std::to_string(cap));

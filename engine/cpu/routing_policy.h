@@ -65,10 +65,16 @@ std::string toString(const Policy& policy);
 // use when no policy is set.
 cpu::RouterParams modelRouterParams(const ModelConfig& cfg);
 
-// Per-layer router parameters of a policy for a model. Errors: a layer or expert out of range,
-// K or KMAX above min(n_expert, 64), a per-layer K list whose length is not n_layer, a mask that
-// leaves a layer without experts, more forced experts than KMAX.
-Result<std::vector<cpu::RouterParams>> resolve(const Policy& policy, const ModelConfig& cfg);
+// Per-layer router parameters of a policy for a model: the policy acts on each layer's own
+// router (cpu::defaultRouting of the plan: gating, selection bias, groups and scale stay; top-k
+// and top-p change what is taken after group selection; mask, force and scale act before it).
+// Errors: a layer or expert out of range, K or KMAX above min(n_expert, 64), a per-layer K list
+// whose length is not n_layer, a mask that leaves a layer without experts, more forced experts
+// than KMAX.
+Result<std::vector<cpu::RouterParams>> resolve(const Policy& policy, const Model& model);
+// The same over given per-layer routers (`base`: n_layer entries; empty: modelRouterParams).
+Result<std::vector<cpu::RouterParams>> resolve(const Policy& policy, const ModelConfig& cfg,
+                                               std::vector<cpu::RouterParams> base = {});
 
 // Widest routing row a model's engine buffers take: min(n_expert, cpu::kRouteCap).
 inline int32_t routeWidthCap(const ModelConfig& cfg) { return cpu::routeWidthCap(cfg.expert_count); }

@@ -2,15 +2,17 @@
 // with type and shape checks, standard attention, routed experts with a shared expert.
 #include "model/arch.h"
 
+#include <cmath>
+
 #include "cpu/quant.h"
 
 namespace moe {
 
-extern const ArchDef kArchLlama, kArchQwen2Moe, kArchQwen3Moe, kArchOlmoe;
+extern const ArchDef kArchLlama, kArchQwen2Moe, kArchQwen3Moe, kArchOlmoe, kArchDeepseek2;
 
 namespace {
 
-const ArchDef* const kArchs[] = {&kArchLlama, &kArchQwen2Moe, &kArchQwen3Moe, &kArchOlmoe};
+const ArchDef* const kArchs[] = {&kArchLlama, &kArchQwen2Moe, &kArchQwen3Moe, &kArchOlmoe, &kArchDeepseek2};
 
 // "F32, F16, ...": the weight types the engine computes with (kWeightTypes), for refusals
 std::string supportedWeightTypes() {
@@ -105,6 +107,7 @@ Result<AttentionBlock> buildAttention(const ArchLoader& L, const ModelConfig& c,
     a.rope.neox = form.neox;
     a.rope.nRot = c.rope_dimension_count;
     a.rope.freqBase = c.rope_freq_base;
+    applyRopeScaling(c, a.rope);
     a.norm.eps = a.qNorm.eps = a.kNorm.eps = c.layer_norm_rms_epsilon;
     MOE_ASSIGN(a.norm.w, L.tensor(b + "attn_norm.weight", {E}, Vec));
     MOE_ASSIGN(a.wq, L.tensor(b + "attn_q.weight", {E, Q}, M));
@@ -157,6 +160,41 @@ Result<MoeBlock> buildMoe(const ArchLoader& L, const ModelConfig& c, uint32_t il
         MOE_ASSIGN(m.shared.down, L.tensor(b + "ffn_down_shexp.weight", {S, E}, M));
     }
     return m;
+}
+
+Status addRouterKeys(const ArchLoader& L, const ModelConfig& c, uint32_t il, MoeBlock& m) {
+    m.router.sigmoid = c.expert_gating_func == 2;
+    m.router.scale = c.expert_weights_scale;
+    if (c.expert_group_count > 1) {
+        m.router.nGroup = c.expert_group_count;
+        m.router.groupsUsed = c.expert_group_used_count;
+    }
+    MOE_ASSIGN(m.router.selectionBias,
+               L.tensor(blockPrefix(il) + "exp_probs_b.bias", {int64_t(c.expert_count)}, TensorKind::Vector, false));
+    return {};
+}
+
+Result<FfnBlock> buildFfn(const ArchLoader& L, const ModelConfig& c, uint32_t il, uint32_t nFf) {
+    const int64_t E = c.embedding_length, F = nFf;
+    const std::string b = blockPrefix(il);
+    FfnBlock f;
+    f.nFf = nFf;
+    f.norm.eps = c.layer_norm_rms_epsilon;
+    MOE_ASSIGN(f.norm.w, L.tensor(b + "ffn_norm.weight", {E}, TensorKind::Vector));
+    MOE_ASSIGN(f.gate, L.tensor(b + "ffn_gate.weight", {E, F}, TensorKind::Matrix));
+    MOE_ASSIGN(f.up, L.tensor(b + "ffn_up.weight", {E, F}, TensorKind::Matrix));
+    MOE_ASSIGN(f.down, L.tensor(b + "ffn_down.weight", {F, E}, TensorKind::Matrix));
+    return f;
+}
+
+void applyRopeScaling(const ModelConfig& c, Rope& r) {
+    if (c.rope_scaling_factor == 0.0f) return;
+    r.yarn.factor = c.rope_scaling_factor;
+    r.yarn.origContext = c.rope_scaling_original_context_length;
+    r.yarn.betaFast = c.rope_scaling_yarn_beta_fast;
+    r.yarn.betaSlow = c.rope_scaling_yarn_beta_slow;
+    // llama.cpp's magnitude: attn_factor · (1 + 0.1 ln factor) (the families adjust it)
+    r.yarn.attnFactor = c.rope_scaling_attn_factor * (1.0f + 0.1f * std::log(c.rope_scaling_factor));
 }
 
 }  // namespace moe

@@ -50,6 +50,8 @@ struct ArchDef {
     ArchDefaults defaults;
     // Builds layer il of the plan from the file's tensors (the config is loaded and checked).
     Status (*buildLayer)(const ArchLoader& L, const ModelConfig& c, uint32_t il, LayerPlan& out);
+    // The family's own keys, after the shared ones (null: none).
+    Status (*configure)(const ArchLoader& L, ModelConfig& c) = nullptr;
 };
 
 const ArchDef* findArch(std::string_view name);  // null when unsupported
@@ -75,6 +77,13 @@ Result<AttentionBlock> buildAttention(const ArchLoader& L, const ModelConfig& c,
 struct MoeForm {
     bool sharedGate = false;
 };
+// The config's router (gating function, weight scale, groups; a sigmoid router's optional
+// exp_probs_b selection bias) on top of buildMoe.
+Status addRouterKeys(const ArchLoader& L, const ModelConfig& c, uint32_t il, MoeBlock& m);
+// A dense SiLU-GLU FFN behind ffn_norm: ffn_gate/ffn_up (nFf, n_embd), ffn_down.
+Result<FfnBlock> buildFfn(const ArchLoader& L, const ModelConfig& c, uint32_t il, uint32_t nFf);
+// rope.scaling.* of the config into a Rope (YaRN when the factor is set).
+void applyRopeScaling(const ModelConfig& c, Rope& r);
 Result<MoeBlock> buildMoe(const ArchLoader& L, const ModelConfig& c, uint32_t il, const MoeForm& form);
 
 }  // namespace moe

@@ -6,6 +6,7 @@
 #include "model/arch.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <initializer_list>
 
@@ -51,19 +52,62 @@ Status loadConfig(const ArchLoader& L, const ArchDefaults& arch, ModelConfig& c)
 
     const uint32_t dfltHead = c.embedding_length / c.head_count;
     MOE_ASSIGN(c.head_dim, L.u32Or("attention.key_length", dfltHead));
-    MOE_ASSIGN(uint32_t valueLength, L.u32Or("attention.value_length", c.head_dim));
-    if (valueLength != c.head_dim)
-        return L.error("attention.value_length " + std::to_string(valueLength) + " differs from key_length " +
-                       std::to_string(c.head_dim) + " (not supported)");
+    MOE_ASSIGN(c.value_head_dim, L.u32Or("attention.value_length", c.head_dim));
     MOE_ASSIGN(c.rope_dimension_count, L.u32Or("rope.dimension_count", c.head_dim));
     if (c.head_dim == 0 || c.rope_dimension_count % 2 != 0 || c.rope_dimension_count > c.head_dim)
         return L.error("rope.dimension_count " + std::to_string(c.rope_dimension_count) +
                        " must be even and at most the head size " + std::to_string(c.head_dim));
 
-    // gating: these architectures use a softmax router; anything else is not supported here.
-    MOE_ASSIGN(uint32_t gating, L.u32Or("expert_gating_func", 1));
-    if (gating != 1)
-        return L.error("expert_gating_func " + std::to_string(gating) + " is not supported (softmax only)");
+    // gating: 1 softmax, 2 sigmoid (llama_expert_gating_func_type); the weight scale and the
+    // group-limited selection of DeepSeek-V3-style routers
+    MOE_ASSIGN(c.expert_gating_func, L.u32Or("expert_gating_func", 1));
+    if (c.expert_gating_func == 0) c.expert_gating_func = 1;  // "none": older files, softmax
+    if (c.expert_gating_func != 1 && c.expert_gating_func != 2)
+        return L.error("expert_gating_func " + std::to_string(c.expert_gating_func) +
+                       " is not supported (1 softmax, 2 sigmoid)");
+    MOE_ASSIGN(c.expert_weights_scale, L.f32Or("expert_weights_scale", 1.0f));
+    if (c.expert_weights_scale == 0.0f) c.expert_weights_scale = 1.0f;  // converters write 0 for "none"
+    if (!(c.expert_weights_scale > 0.0f) || !std::isfinite(c.expert_weights_scale))
+        return L.error("expert_weights_scale must be positive");
+    MOE_ASSIGN(c.expert_group_count, L.u32Or("expert_group_count", 0));
+    MOE_ASSIGN(c.expert_group_used_count, L.u32Or("expert_group_used_count", 0));
+    if (c.expert_group_count > 1 &&
+        (c.expert_count % c.expert_group_count != 0 || c.expert_group_used_count == 0 ||
+         c.expert_group_used_count > c.expert_group_count || c.expert_group_count > 64))
+        return L.error("expert_group_count " + std::to_string(c.expert_group_count) + " / expert_group_used_count " +
+                       std::to_string(c.expert_group_used_count) + " must divide the " + std::to_string(c.expert_count) +
+                       " experts into at most 64 groups with 1..groups used");
+    // NextN/MTP layers are counted in block_count and stored after the trunk: loaded, not run
+    MOE_ASSIGN(c.nextn_predict_layers, L.u32Or("nextn_predict_layers", 0));
+    if (c.nextn_predict_layers >= c.block_count)
+        return L.error("nextn_predict_layers " + std::to_string(c.nextn_predict_layers) + " leaves no layer of " +
+                       std::to_string(c.block_count));
+    c.block_count -= c.nextn_predict_layers;
+    MOE_ASSIGN(c.leading_dense_block_count, L.u32Or("leading_dense_block_count", 0));
+    if (c.leading_dense_block_count >= c.block_count)
+        return L.error("leading_dense_block_count " + std::to_string(c.leading_dense_block_count) +
+                       " leaves no MoE layer of " + std::to_string(c.block_count));
+
+    // rope.scaling: none, or YaRN with its corrections
+    if (f.has(L.prefix + "rope.scaling.type")) {
+        MOE_ASSIGN(auto type, f.getString(L.prefix + "rope.scaling.type"));
+        if (type == "yarn") {
+            MOE_ASSIGN(c.rope_scaling_factor, L.f32Or("rope.scaling.factor", 0.0f));
+            if (!(c.rope_scaling_factor >= 1.0f) || !std::isfinite(c.rope_scaling_factor))
+                return L.error("rope.scaling.factor must be at least 1 with YaRN scaling");
+            if (c.rope_scaling_factor == 1.0f) c.rope_scaling_factor = 0.0f;  // no scaling
+            MOE_ASSIGN(c.rope_scaling_original_context_length,
+                       L.u32Or("rope.scaling.original_context_length", c.context_length));
+            MOE_ASSIGN(c.rope_scaling_yarn_log_multiplier, L.f32Or("rope.scaling.yarn_log_multiplier", 0.0f));
+            MOE_ASSIGN(c.rope_scaling_attn_factor, L.f32Or("rope.scaling.attn_factor", 1.0f));
+            MOE_ASSIGN(c.rope_scaling_yarn_beta_fast, L.f32Or("rope.scaling.yarn_beta_fast", 32.0f));
+            MOE_ASSIGN(c.rope_scaling_yarn_beta_slow, L.f32Or("rope.scaling.yarn_beta_slow", 1.0f));
+            if (c.rope_scaling_original_context_length == 0)
+                return L.error("rope.scaling.original_context_length must be positive");
+        } else if (type != "none") {
+            return L.error("rope.scaling.type '" + std::string(type) + "' is not supported (none, yarn)");
+        }
+    }
 
     // expert FFN size: expert_feed_forward_length; Mixtral and OLMoE files give it as
     // feed_forward_length, Qwen files without the key use feed_forward_length / k (llama.cpp).
@@ -79,7 +123,7 @@ Status loadConfig(const ArchLoader& L, const ArchDefaults& arch, ModelConfig& c)
     if (!norm) return norm.error();
     c.expert_weights_norm = *norm;
 
-    if (arch.sharedExpert) {
+    if (arch.sharedExpert) {  // qwen2moe: one, its size under its own key
         MOE_ASSIGN(c.expert_shared_count, L.u32Or("expert_shared_count", 1));
         if (c.expert_shared_count != 1)
             return L.error("expert_shared_count " + std::to_string(c.expert_shared_count) +
@@ -89,6 +133,14 @@ Status loadConfig(const ArchLoader& L, const ArchDefaults& arch, ModelConfig& c)
         if (c.expert_shared_feed_forward_length == 0)
             return L.error("missing key '" + L.prefix + "expert_shared_feed_forward_length'");
     }
+    return {};
+}
+
+// The checks that hold once the family's own keys are in.
+Status checkConfig(const ArchLoader& L, const ModelConfig& c) {
+    if (c.kv_lora_rank == 0 && c.value_head_dim != c.head_dim)
+        return L.error("attention.value_length " + std::to_string(c.value_head_dim) + " differs from key_length " +
+                       std::to_string(c.head_dim) + " (not supported)");
     return {};
 }
 
@@ -205,6 +257,8 @@ Result<std::unique_ptr<Model>> loadModel(GgufFile file) {
     const GgufTensor* embd = f.tensor("token_embd.weight");
     if (!embd) return L.error("missing tensor 'token_embd.weight'");
     MOE_TRY(loadConfig(L, arch->defaults, m->cfg));
+    if (arch->configure) MOE_TRY(arch->configure(L, m->cfg));
+    MOE_TRY(checkConfig(L, m->cfg));
     if (embd->ne[1] <= 0 || embd->ne[1] > INT32_MAX)
         return L.error("tensor 'token_embd.weight' has " + std::to_string(embd->ne[1]) +
                        " rows; the vocabulary size must be in [1, 2^31-1]");

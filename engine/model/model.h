@@ -17,7 +17,7 @@
 
 namespace moe {
 
-enum class Arch { Llama, Qwen2Moe, Qwen3Moe, Olmoe };
+enum class Arch { Llama, Qwen2Moe, Qwen3Moe, Olmoe, Deepseek2 };
 const char* archName(Arch a);  // the general.architecture string: "llama", "qwen2moe", ...
 // general.architecture string to Arch; nullopt for anything else.
 std::optional<Arch> archFromName(std::string_view name);
@@ -44,6 +44,21 @@ struct ModelConfig {
     uint32_t rope_dimension_count = 0;  // n_rot (default head_dim)
     bool expert_weights_norm = false;   // renormalise the selected experts' weights
     bool output_tied = false;           // no output.weight: the lm head is token_embd
+    uint32_t value_head_dim = 0;        // attention.value_length (MLA: value_length_mla); 0: head_dim
+    // DeepSeek-V2/V3 (deepseek2): latent attention, leading dense layers, sigmoid/grouped routing
+    uint32_t q_lora_rank = 0;           // attention.q_lora_rank (0: attn_q directly)
+    uint32_t kv_lora_rank = 0;          // attention.kv_lora_rank (0: no MLA)
+    uint32_t leading_dense_block_count = 0;
+    uint32_t expert_gating_func = 1;    // 1 softmax, 2 sigmoid
+    float expert_weights_scale = 1.0f;
+    uint32_t expert_group_count = 0, expert_group_used_count = 0;
+    uint32_t nextn_predict_layers = 0;  // NextN/MTP layers after block_count (loaded, not run)
+    // rope.scaling.*: type "yarn" sets factor > 0
+    float rope_scaling_factor = 0.0f;
+    uint32_t rope_scaling_original_context_length = 0;
+    float rope_scaling_yarn_log_multiplier = 0.0f;
+    float rope_scaling_attn_factor = 1.0f;
+    float rope_scaling_yarn_beta_fast = 32.0f, rope_scaling_yarn_beta_slow = 1.0f;
 };
 
 struct Model {

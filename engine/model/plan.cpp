@@ -11,6 +11,12 @@ const AttentionBlock* LayerPlan::attention() const {
     return nullptr;
 }
 
+const FfnBlock* LayerPlan::ffn() const {
+    for (const Block& b : blocks)
+        if (auto* f = std::get_if<FfnBlock>(&b)) return f;
+    return nullptr;
+}
+
 const MoeBlock* LayerPlan::moe() const {
     for (const Block& b : blocks)
         if (auto* m = std::get_if<MoeBlock>(&b)) return m;
@@ -51,7 +57,7 @@ uint64_t kvBytesPerToken(const ModelPlan& plan) {
     for (const LayerPlan& l : plan.layers)
         if (const AttentionBlock* a = l.attention(); a && a->kvFrom < 0)
             b += a->mla ? uint64_t(a->mla.kvLoraRank + a->mla.ropeDim) * sizeof(float)
-                        : 2ull * a->nHeadKv * a->headDim * sizeof(float);
+                        : uint64_t(a->nHeadKv) * (a->headDim + a->headDimV()) * sizeof(float);
     return b;
 }
 
@@ -66,15 +72,13 @@ struct Refusal {
 
 Status checkAttention(const AttentionBlock& a, const Refusal& no) {
     if (!a.norm) return no("attention without an input norm");
-    if (a.mla) return no("multi-head latent attention (MLA)");
+    if (a.mla && (a.bq || a.qkNorm != QkNorm::None)) return no("q/k biases or norms with latent attention (MLA)");
     if (a.kvFrom >= 0) return no("a KV cache shared with another layer");
     if (a.slidingWindow) return no("sliding-window attention");
     if (a.sinks) return no("attention sinks");
     if (a.softcap != 0.0f) return no("attention logit soft-capping");
-    if (a.kqScale != 0.0f) return no("an attention scale other than 1/sqrt(head_dim)");
     if (a.bo) return no("an output-projection bias");
     if (a.postNorm) return no("a post-attention norm");
-    if (a.rope.yarn.factor != 0.0f) return no("YaRN RoPE scaling");
     if (!a.rope.sections.empty()) return no("multi-section RoPE");
     if (bool(a.qNorm) != (a.qkNorm != QkNorm::None) || bool(a.kNorm) != bool(a.qNorm)) return no("a q norm without a k norm");
     return {};
@@ -85,14 +89,16 @@ Status checkMoe(const MoeBlock& m, const Refusal& no) {
     if (m.act != Activation::Silu) return no(m.act == Activation::Gelu ? "GELU experts" : "clamped-SwiGLU experts");
     if (m.gateExpsBias || m.upExpsBias || m.downExpsBias) return no("expert biases");
     if (m.router.bias) return no("a router bias");
-    if (m.router.sigmoid) return no("a sigmoid router");
     if (m.router.softmaxAfterTopK) return no("a softmax over the top-k logits");
-    if (m.router.selectionBias) return no("an expert selection bias");
-    if (m.router.nGroup) return no("group-limited expert selection");
-    if (m.router.scale != 1.0f) return no("a routed-expert weight scale");
     if (m.parallel) return no("a dense FFN in parallel with the experts");
     if (m.postNorm) return no("a post-FFN norm");
-    if (m.shared && !m.shared.gateInp) return no("an ungated shared expert");
+    return {};
+}
+
+Status checkFfn(const FfnBlock& f, const Refusal& no) {
+    if (!f.norm) return no("a dense FFN block without an input norm");
+    if (f.act != Activation::Silu) return no(f.act == Activation::Gelu ? "a GELU FFN" : "a clamped-SwiGLU FFN");
+    if (f.postNorm) return no("a post-FFN norm");
     return {};
 }
 
@@ -103,23 +109,25 @@ Status checkExecutable(const ModelPlan& plan) {
     if (plan.logitSoftcap != 0.0f) return makeError("final-logit soft-capping is not supported by this version of moescope");
     for (size_t il = 0; il < plan.layers.size(); ++il) {
         const Refusal no{"layer " + std::to_string(il)};
-        int nAttn = 0, nMoe = 0;
-        for (const Block& b : plan.layers[il].blocks) {
+        int nAttn = 0, nFfn = 0;
+        const std::vector<Block>& blocks = plan.layers[il].blocks;
+        for (const Block& b : blocks) {
             if (auto* a = std::get_if<AttentionBlock>(&b)) {
                 ++nAttn;
                 MOE_TRY(checkAttention(*a, no));
             } else if (auto* m = std::get_if<MoeBlock>(&b)) {
-                ++nMoe;
+                ++nFfn;
                 MOE_TRY(checkMoe(*m, no));
-            } else if (std::holds_alternative<FfnBlock>(b)) {
-                return no("a dense FFN block");
+            } else if (auto* f = std::get_if<FfnBlock>(&b)) {
+                ++nFfn;
+                MOE_TRY(checkFfn(*f, no));
             } else {
                 return no("a recurrent (linear-attention) block");
             }
         }
-        if (nAttn != 1 || nMoe != 1)
-            return no("a layer without exactly one attention and one MoE block (it has " + std::to_string(nAttn) +
-                      " and " + std::to_string(nMoe) + ")");
+        if (nAttn != 1 || nFfn != 1 || !std::holds_alternative<AttentionBlock>(blocks.front()))
+            return no("a layer other than one attention block followed by one FFN or MoE block (it has " +
+                      std::to_string(nAttn) + " attention and " + std::to_string(nFfn) + " FFN/MoE blocks)");
     }
     return {};
 }

@@ -45,11 +45,13 @@ struct Rope {
     bool neox = false;       // pairs (i, i + nRot/2) (NeoX) instead of (2i, 2i+1)
     uint32_t nRot = 0;       // rotated dimensions per head (even, <= head_dim; 0: no rope)
     float freqBase = 10000.0f;
-    // YaRN context extension (rope.scaling.type "yarn"); factor 0: off.
+    // YaRN context extension (rope.scaling.type "yarn"); factor 0: off. The angles blend
+    // interpolation (1/factor) and extrapolation by dimension (cpu::yarnParams); the attention
+    // scale's own correction goes into AttentionBlock::kqScale.
     struct Yarn {
         float factor = 0.0f;         // rope.scaling.factor
         uint32_t origContext = 0;    // rope.scaling.original_context_length
-        float attnFactor = 1.0f;     // magnitude correction of the attention scale
+        float attnFactor = 1.0f;     // the net magnitude of cos/sin (llama.cpp: attn_factor · ggml's 1 + 0.1 ln factor)
         float betaFast = 32.0f, betaSlow = 1.0f;
     } yarn;
     std::vector<uint32_t> sections;  // multi-section RoPE (rope.dimension_sections); empty: off
@@ -58,7 +60,12 @@ struct Rope {
 enum class QkNorm { None, PerHead, Whole };  // over head_dim of each head, or over the projection
 
 // Multi-head latent attention (DeepSeek-V2/V3): the cache holds one compressed row
-// (kvLoraRank + ropeDim) per token instead of full keys and values per head.
+// (kvLoraRank + ropeDim) per token instead of full keys and values per head. A query head is
+// (nopeDim + ropeDim) = AttentionBlock::headDim, with rope on its last ropeDim dims; the key's
+// rope part (the row's last ropeDim values) is shared by all heads; keys' nope parts and values
+// are the latent c (kvLoraRank, after kvANorm) expanded per head: k = wkB_h · c, v = wvB_h · c,
+// where wkB is stored transposed per head (n_head, kv_lora_rank, nope) and wvB as
+// (n_head, value_dim, kv_lora_rank); or, legacy, one wkvB (n_head*(nope+value), kv_lora_rank).
 struct Mla {
     uint32_t qLoraRank = 0, kvLoraRank = 0, ropeDim = 0, nopeDim = 0, valueDim = 0;
     TensorView wqA, wqB;          // (q_lora_rank, n_embd), (n_head*(nope+rope), q_lora_rank)
@@ -84,9 +91,10 @@ struct AttentionBlock {
     uint32_t slidingWindow = 0;   // 0: every earlier position; else the last slidingWindow ones
     TensorView sinks;             // (n_head) a learned logit per head joining the softmax denominator
     float softcap = 0.0f;         // attention logits soft-capped as c·tanh(l/c); 0: off
-    Mla mla;                      // latent attention instead of wq/wk/wv
+    Mla mla;                      // latent attention instead of wk/wv (wq: the query when qLoraRank is 0)
     int32_t kvFrom = -1;          // >= 0: reads the KV cache of that layer's attention (no k/v of its own)
     Norm postNorm;                // sandwich norm of the output before the residual
+    uint32_t headDimV() const { return mla ? mla.valueDim : headDim; }  // a value head's size
 };
 
 enum class Activation { Silu, Gelu, ClampedSwiglu };  // the GLU: act(gate) * up
@@ -156,6 +164,7 @@ struct LayerPlan {
     std::vector<Block> blocks;
     const AttentionBlock* attention() const;  // the layer's attention block, or null
     const MoeBlock* moe() const;              // the layer's MoE block, or null
+    const FfnBlock* ffn() const;              // the layer's dense FFN block, or null
 };
 
 struct ModelPlan {

@@ -91,16 +91,21 @@ Result<std::unique_ptr<ExpertOffload>> ExpertOffload::create(vk::Device& dev, co
     MOE_TRY(checkLivePolicy(opts.policy, opts.staticRank, c.block_count));
     uint64_t maxExpert = 0;
     for (uint32_t il = 0; il < c.block_count; ++il) {
-        const MoeBlock& l = *model.plan.layers[il].moe();  // every layer has one (checkExecutable)
+        const MoeBlock* m = model.plan.layers[il].moe();
         cache::LayerCacheOptions lo;
         lo.nExpert = c.expert_count;
         lo.slots = slots;
         lo.policy = opts.policy;
-        lo.expertBytes = expertBytes(l);
+        lo.expertBytes = m ? expertBytes(*m) : 0;
         if (opts.policy == cache::Policy::Static) lo.staticRank = opts.staticRank[il];
         MOE_ASSIGN(cache::LayerCache lc, cache::LayerCache::create(lo));
-        o->caches_.push_back(std::move(lc));
+        o->caches_.push_back(std::move(lc));  // a dense layer's cache is never accessed: all zero
         LayerSlots s;
+        if (!m) {
+            o->layers_.push_back(std::move(s));
+            continue;
+        }
+        const MoeBlock& l = *m;
         s.gateStride = stride(l.gateExps);
         s.upStride = stride(l.upExps);
         s.downStride = stride(l.downExps);

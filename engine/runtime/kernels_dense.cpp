@@ -85,7 +85,7 @@ Status rmsNorm(vk::Device& dev, vk::Commands& cmd, uint64_t x, uint64_t w, uint6
 
 Status rope(vk::Device& dev, vk::Commands& cmd, uint64_t x, uint32_t nTok, uint32_t nHeads, uint32_t headDim,
             uint64_t positions, uint32_t nRot, float freqBase, bool neox, uint32_t tokStride,
-            const RopeSecond& second) {
+            const RopeSecond& second, const cpu::YarnParams* yarn) {
     MOE_TRY(checkRows("rope", nTok, nHeads * headDim));
     if (nRot == 0 || nRot % 2 || nRot > headDim)
         return makeError("rope: rotated dims " + std::to_string(nRot) + " must be even and <= head size " +
@@ -116,6 +116,14 @@ Status rope(vk::Device& dev, vk::Commands& cmd, uint64_t x, uint32_t nTok, uint3
     pc.x2 = second.x;
     pc.nHeads2 = nHeads2;
     pc.tokStride2 = tokStride2;
+    if (yarn) {
+        pc.flags |= ROPE_YARN;
+        pc.freqScale = yarn->freqScale;
+        pc.extFactor = yarn->extFactor;
+        pc.corrLow = yarn->corrLow;
+        pc.corrHigh = yarn->corrHigh;
+        pc.mscale = yarn->mscale;
+    }
     const uint32_t groups = ceilDiv(uint64_t(nHeads + nHeads2) * (nRot / 2), wg);
     if (groups > kMaxGroups) return makeError("rope: too many heads in one call");
     cmd.dispatch(*p, pc, groups, nTok);
@@ -152,6 +160,8 @@ static push::AttentionPush attentionPush(const AttentionArgs& a) {
     pc.qStride = a.qStride ? a.qStride : a.nHead * a.headDim;
     pc.kvStride = a.kvStride ? a.kvStride : a.nHeadKv * a.headDim;
     pc.kqScale = a.kqScale > 0.0f ? a.kqScale : float(1.0 / std::sqrt(double(a.headDim)));
+    pc.headDimV = a.headDimV ? a.headDimV : a.headDim;
+    pc.vStride = a.vStride ? a.vStride : (pc.headDimV == a.headDim ? pc.kvStride : a.nHeadKv * pc.headDimV);
     return pc;
 }
 
@@ -162,6 +172,7 @@ static push::AttentionPush attentionPush(const AttentionArgs& a) {
 static Result<bool> attentionRows(vk::Device& dev, vk::Commands& cmd, const AttentionArgs& a) {
     if (!dev.texelWeights() || a.nTok < 2 || a.headDim % 4 || a.reduce != Reduce::Auto) return false;
     push::AttentionPush pc = attentionPush(a);
+    if (pc.headDimV != a.headDim || pc.vStride != pc.kvStride || a.headDim > 256) return false;  // one HD for k and v
     const vk::TexelWindow kw = dev.allocator().texelWindow(a.k), vw = dev.allocator().texelWindow(a.v);
     if (!kw.set || !vw.set || (a.k - kw.base) % 16 || (a.v - vw.base) % 16 || pc.kvStride % 4) return false;
     const uint32_t wg = std::max<uint32_t>(dev.caps().subgroupSize, 1);
@@ -179,8 +190,8 @@ Status attention(vk::Device& dev, vk::Commands& cmd, const AttentionArgs& a) {
     if (a.nHead % a.nHeadKv)
         return makeError("attention: " + std::to_string(a.nHead) + " query heads do not divide into " +
                          std::to_string(a.nHeadKv) + " kv heads");
-    if (a.headDim == 0 || a.headDim > kAttentionMaxHeadDim)
-        return makeError("attention: head size " + std::to_string(a.headDim) + " outside [1, " +
+    if (a.headDim == 0 || a.headDim > kAttentionMaxHeadDim || a.headDimV > kAttentionMaxHeadDim)
+        return makeError("attention: head size " + std::to_string(std::max(a.headDim, a.headDimV)) + " outside [1, " +
                          std::to_string(kAttentionMaxHeadDim) + "]");
     if (a.nTok > kMaxGroups || a.nHead > kMaxGroups) return makeError("attention: too many tokens or heads in one call");
     if (uint64_t(a.pos0) + a.nTok > 0x7fffffffull) return makeError("attention: context too long");
@@ -195,9 +206,9 @@ Status attention(vk::Device& dev, vk::Commands& cmd, const AttentionArgs& a) {
     if (a.scratch) plan = planSplits(pairs, a.pos0 + a.nTok, wg, a.splits);
     else if (a.splits > 1) return makeError("attention: key splits need a scratch buffer");
     if (plan.nSplit > kMaxGroups) return makeError("attention: too many key splits");
-    if (plan.nSplit > 1 && partialBytes(pairs, plan.nSplit, a.headDim) > a.scratchBytes)
+    if (plan.nSplit > 1 && partialBytes(pairs, plan.nSplit, pc.headDimV) > a.scratchBytes)
         return makeError("attention: scratch of " + std::to_string(a.scratchBytes) + " bytes is too small (" +
-                         std::to_string(partialBytes(pairs, plan.nSplit, a.headDim)) + " needed)");
+                         std::to_string(partialBytes(pairs, plan.nSplit, pc.headDimV)) + " needed)");
     pc.nSplit = plan.nSplit;
     pc.chunk = plan.chunk;
     cmd.dispatch(*p, pc, a.nHead, a.nTok, plan.nSplit);

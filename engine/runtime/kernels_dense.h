@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "core/result.h"
+#include "cpu/ops.h"
 #include "vk/commands.h"
 #include "vk/device.h"
 
@@ -25,13 +26,14 @@ Status rmsNorm(vk::Device& dev, vk::Commands& cmd, uint64_t x, uint64_t w, uint6
 // contiguous), so q and k can be rotated inside a fused qkv buffer; positions: int32 (nTok).
 // Pairs (2i, 2i+1) (neox == false) or (i, i + nRot/2) (neox) for i < nRot/2, base freqBase.
 // `second`, when its x is not 0, is rotated by the same dispatch (k beside q: one launch less).
+// `yarn`: YaRN-scaled angles and magnitude, as cpu::rope with the same parameters.
 struct RopeSecond {
     uint64_t x = 0;
     uint32_t nHeads = 0, tokStride = 0;  // tokStride 0: nHeads * headDim
 };
 Status rope(vk::Device& dev, vk::Commands& cmd, uint64_t x, uint32_t nTok, uint32_t nHeads, uint32_t headDim,
             uint64_t positions, uint32_t nRot, float freqBase, bool neox, uint32_t tokStride = 0,
-            const RopeSecond& second = {});
+            const RopeSecond& second = {}, const cpu::YarnParams* yarn = nullptr);
 
 // Softmax of each row in place. x: (rows, n).
 Status softmax(vk::Device& dev, vk::Commands& cmd, uint64_t x, uint32_t rows, uint32_t n,
@@ -47,7 +49,11 @@ struct AttentionArgs {
     float kqScale = 0;     // <= 0: 1/sqrt(headDim)
     uint32_t qStride = 0;  // 0: nHead * headDim
     uint32_t kvStride = 0; // 0: nHeadKv * headDim
-    // Optional scratch of attentionScratchBytes(headDim) bytes. With it, long contexts over few
+    // Values with their own head size (0: headDim) and position stride (0: kvStride when
+    // headDimV is headDim, else nHeadKv * headDimV); out is then (nTok, nHead, headDimV). MLA's
+    // latent MQA reads keys [c | k_rope] and values c from the same rows.
+    uint32_t headDimV = 0, vStride = 0;
+    // Optional scratch of attentionScratchBytes(headDimV) bytes. With it, long contexts over few
     // (token, head) pairs (decode) are split over several workgroups and merged in a 2nd pass.
     uint64_t scratch = 0, scratchBytes = 0;
     // 0: automatic. > 1 forces about that many key splits (tests); size the scratch with
@@ -55,7 +61,7 @@ struct AttentionArgs {
     uint32_t splits = 0;
     Reduce reduce = Reduce::Auto;
 };
-constexpr uint32_t kAttentionMaxHeadDim = 256;
+constexpr uint32_t kAttentionMaxHeadDim = 576;
 // Scratch that suffices for every attention call with this headDim and automatic splits, and
 // also for nTok tokens of nHead heads with `splits` forced splits when those are given.
 uint64_t attentionScratchBytes(uint32_t headDim, uint32_t nTok = 0, uint32_t nHead = 0, uint32_t splits = 0);

@@ -16,6 +16,9 @@ Status route(vk::Device& dev, vk::Commands& cmd, const GpuRouterParams& rp, uint
     if (rp.kMax == 0 || rp.kMax > MOE_ROUTE_CAP)
         return makeError("router: kMax " + std::to_string(rp.kMax) + " (supported: 1.." + std::to_string(MOE_ROUTE_CAP) + ")");
     if (!rp.topP && (rp.k == 0 || rp.k > rp.kMax)) return makeError("router: k must be in 1..kMax");
+    if (rp.nGroup > 1 && (rp.nGroup > ROUTER_MAX_GROUPS || nExpert % rp.nGroup != 0 || rp.groupsUsed == 0))
+        return makeError("router: " + std::to_string(rp.nGroup) + " expert groups (supported: up to " +
+                         std::to_string(ROUTER_MAX_GROUPS) + ", dividing the experts, at least one used)");
     const uint32_t wg = std::max<uint32_t>(32, std::min<uint32_t>(256, reductionWorkgroup(dev.caps()) * 2));
     MOE_ASSIGN(const vk::Pipeline* p, dev.pipeline(ShaderId::router, {{wg}}));
     push::RouterPush pc{};
@@ -38,6 +41,8 @@ Status route(vk::Device& dev, vk::Commands& cmd, const GpuRouterParams& rp, uint
     pc.normalize = rp.normalize ? 1 : 0;
     pc.topP = rp.p;
     pc.routedScale = rp.routedScale;
+    pc.nGroup = rp.nGroup > 1 ? rp.nGroup : 0;
+    pc.groupsUsed = rp.groupsUsed;
     if (nTok > 65535) return makeError("router: too many tokens in one dispatch");
     cmd.dispatch(*p, pc, nTok);
     return {};

@@ -23,6 +23,7 @@ struct GpuRouterParams {
     uint64_t mask = 0;        // int32 (nExpert)
     uint64_t forced = 0;      // int32 (nForced)
     uint32_t nForced = 0;
+    uint32_t nGroup = 0, groupsUsed = 0;  // group-limited selection (nGroup <= ROUTER_MAX_GROUPS)
 };
 
 // logits (nTok, nExpert) -> ids int32 (nTok, kMax), weights (nTok, kMax), counts int32 (nTok),

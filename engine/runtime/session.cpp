@@ -215,11 +215,11 @@ Status Session::Engine::applyRouting() {
     const std::vector<routing::Policy>& ps = routingPolicies;
     std::vector<cpu::RouterParams> layers;
     if (ps.empty()) {
-        MOE_ASSIGN(layers, routing::resolve(routing::Policy{}, c));
+        MOE_ASSIGN(layers, routing::resolve(routing::Policy{}, *model));
     } else {
         // layer l takes what its own policy resolves to at layer l
         for (uint32_t il = 0; il < c.block_count; ++il) {
-            auto r = routing::resolve(ps[std::min<size_t>(il, ps.size() - 1)], c);
+            auto r = routing::resolve(ps[std::min<size_t>(il, ps.size() - 1)], *model);
             if (!r.ok()) return makeError("layer " + std::to_string(il) + ": " + r.error().message);
             layers.push_back(std::move(r.value()[il]));
         }

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstring>
 
 #include "cpu/forward.h"
@@ -88,6 +89,8 @@ Result<GpuRouterParams> toDevice(const cpu::RouterParams& p, uint32_t nExpert, P
     g.p = p.topP;
     g.normalize = p.normalize;
     g.routedScale = p.routedScale;
+    g.nGroup = uint32_t(std::max(p.nGroup, 0));
+    g.groupsUsed = uint32_t(std::max(p.groupsUsed, 0));
     if (!p.selectionBias.empty()) {
         MOE_ASSIGN(g.bias, put(p.selectionBias.data(), nExpert * 4, "router selection bias"));
     }
@@ -169,9 +172,32 @@ Status VkForward::allocate(const ForwardOptions& opts) {
     const ModelConfig& c = model_.cfg;
     maxBatch_ = std::max<uint32_t>(1, opts.maxBatch);
     profile_ = opts.profile;
-    const uint64_t B = maxBatch_, E = c.embedding_length, H = c.head_count, KV = c.head_count_kv, D = c.head_dim;
-    const uint64_t NE = c.expert_count, F = c.expert_feed_forward_length, FS = c.expert_shared_feed_forward_length;
+    const uint64_t B = maxBatch_, E = c.embedding_length;
+    const uint64_t NE = c.expert_count, F = c.expert_feed_forward_length;
     const uint64_t KC = std::min<uint64_t>(NE, kRouteCap);
+    // the widest of each activation over the layers' blocks
+    uint64_t qW = 1, outW = 1, vHead = 1, sharedW = c.expert_shared_feed_forward_length;
+    uint64_t mlaA = 0, mlaNope = 0, mlaQ = 0, mlaV = 0;
+    for (const LayerPlan& l : model_.plan.layers) {
+        if (const AttentionBlock* a = l.attention()) {
+            qW = std::max<uint64_t>(qW, uint64_t(a->nHead) * a->headDim);
+            outW = std::max<uint64_t>(outW, uint64_t(a->nHead) * std::max(a->headDim, a->headDimV()));
+            vHead = std::max<uint64_t>(vHead, std::max(a->headDim, a->headDimV()));
+            if (const Mla& m = a->mla) {
+                outW = std::max<uint64_t>(outW, uint64_t(a->nHead) * m.kvLoraRank);
+                vHead = std::max<uint64_t>(vHead, m.kvLoraRank);
+                mlaA = std::max<uint64_t>(mlaA, m.qLoraRank);
+                mlaNope = std::max<uint64_t>(mlaNope, uint64_t(a->nHead) * m.nopeDim);
+                mlaQ = std::max<uint64_t>(mlaQ, uint64_t(a->nHead) * (m.kvLoraRank + m.ropeDim));
+                mlaV = std::max<uint64_t>(mlaV, uint64_t(a->nHead) * m.valueDim);
+                if (mlaHeads_ && mlaHeads_ != a->nHead)
+                    return makeError("latent attention with different head counts in different layers is not supported");
+                mlaHeads_ = a->nHead;
+            }
+        }
+        if (const FfnBlock* f = l.ffn()) sharedW = std::max<uint64_t>(sharedW, f->nFf);
+        if (const MoeBlock* m = l.moe()) sharedW = std::max<uint64_t>(sharedW, m->shared.nFf);
+    }
     auto dev = [&](vk::Buffer& b, uint64_t floats, const char* what, vk::MemoryTag tag = vk::MemoryTag::Scratch) -> Status {
         MOE_ASSIGN(b, dev_.allocate(std::max<uint64_t>(floats, 1) * 4, vk::MemoryKind::Device, tag, what));
         return {};
@@ -182,31 +208,61 @@ Status VkForward::allocate(const ForwardOptions& opts) {
     };
     MOE_TRY(dev(x_, B * E, "activations"));
     MOE_TRY(dev(xn_, B * E, "activations"));
-    MOE_TRY(dev(q_, B * H * D, "activations"));
-    MOE_TRY(dev(attnOut_, B * H * D, "activations"));
+    MOE_TRY(dev(q_, B * qW, "activations"));
+    MOE_TRY(dev(attnOut_, B * outW, "activations"));
     MOE_TRY(dev(routerLogits_, B * NE, "router logits"));
     MOE_TRY(dev(groups_, moeGroupBytes(uint32_t(B), uint32_t(KC), uint32_t(NE)) / 4, "expert groups"));
     MOE_TRY(dev(gate_, B * KC * F, "expert activations"));
     MOE_TRY(dev(up_, B * KC * F, "expert activations"));
     MOE_TRY(dev(act_, B * KC * F, "expert activations"));
     MOE_TRY(dev(down_, B * KC * E, "expert activations"));
-    if (FS) {
-        MOE_TRY(dev(shGate_, B * FS, "shared expert"));
-        MOE_TRY(dev(shUp_, B * FS, "shared expert"));
-        MOE_TRY(dev(shAct_, B * FS, "shared expert"));
+    if (sharedW) {  // the shared expert's, and the dense FFN layers'
+        MOE_TRY(dev(shGate_, B * sharedW, "shared expert"));
+        MOE_TRY(dev(shUp_, B * sharedW, "shared expert"));
+        MOE_TRY(dev(shAct_, B * sharedW, "shared expert"));
         MOE_TRY(dev(shOut_, B * E, "shared expert"));
         MOE_TRY(dev(shG_, B, "shared expert gate"));
     }
-    MOE_ASSIGN(attnScratch_, dev_.allocate(attentionScratchBytes(uint32_t(D)), vk::MemoryKind::Device,
+    if (mlaHeads_) {
+        MOE_TRY(dev(mlaA_, B * mlaA, "latent attention"));
+        MOE_TRY(dev(mlaNope_, B * mlaNope, "latent attention"));
+        MOE_TRY(dev(mlaQ_, B * mlaQ, "latent attention"));
+        MOE_TRY(dev(mlaV_, B * mlaV, "latent attention"));
+        MOE_TRY(dev(mlaGroups_, moeGroupBytes(uint32_t(B), mlaHeads_, mlaHeads_) / 4, "latent attention"));
+        MOE_TRY(host(mlaIds_, B * mlaHeads_, vk::MemoryKind::Upload, "latent attention heads"));
+        for (uint64_t i = 0; i < B * mlaHeads_; ++i) mlaIds_.as<int32_t>()[i] = int32_t(i % mlaHeads_);
+    }
+    MOE_ASSIGN(attnScratch_, dev_.allocate(attentionScratchBytes(uint32_t(vHead)), vk::MemoryKind::Device,
                                            vk::MemoryTag::Scratch, "attention scratch"));
     for (const LayerPlan& l : model_.plan.layers) {
         vk::Buffer kc, vc;
+        DeviceTensor kb;
         if (const AttentionBlock* a = l.attention()) {
-            MOE_TRY(dev(kc, uint64_t(nCtx_) * a->nHeadKv * a->headDim, "KV cache", vk::MemoryTag::KvCache));
-            MOE_TRY(dev(vc, uint64_t(nCtx_) * a->nHeadKv * a->headDim, "KV cache", vk::MemoryTag::KvCache));
+            if (const Mla& m = a->mla) {
+                MOE_TRY(dev(kc, uint64_t(nCtx_) * (m.kvLoraRank + m.ropeDim), "KV cache", vk::MemoryTag::KvCache));
+                if (m.wkvB) {
+                    // legacy attn_kv_b: the nope rows of each head, transposed to (kv_lora_rank, nope)
+                    const uint32_t H = a->nHead, N = m.nopeDim, C = m.kvLoraRank, Dv = m.valueDim;
+                    std::vector<float> row(C), t(size_t(H) * C * N);
+                    for (uint32_t h = 0; h < H; ++h)
+                        for (uint32_t i = 0; i < N; ++i) {
+                            cpu::dequantizeRow(m.wkvB.type, m.wkvB.data + (uint64_t(h) * (N + Dv) + i) * m.wkvB.rowBytes(),
+                                               row.data(), C);
+                            for (uint32_t r = 0; r < C; ++r) t[(size_t(h) * C + r) * N + i] = row[r];
+                        }
+                    MOE_ASSIGN(kb.buf, dev_.allocate(t.size() * 4, vk::MemoryKind::Device, vk::MemoryTag::Weights,
+                                                     "attn_k_b (from attn_kv_b)"));
+                    MOE_TRY(dev_.upload(kb.buf, 0, t.data(), t.size() * 4));
+                    kb.type = GgmlType::F32;
+                }
+            } else {
+                MOE_TRY(dev(kc, uint64_t(nCtx_) * a->nHeadKv * a->headDim, "KV cache", vk::MemoryTag::KvCache));
+                MOE_TRY(dev(vc, uint64_t(nCtx_) * a->nHeadKv * a->headDimV(), "KV cache", vk::MemoryTag::KvCache));
+            }
         }
         kCache_.push_back(std::move(kc));
         vCache_.push_back(std::move(vc));
+        mlaKb_.push_back(std::move(kb));
     }
     MOE_TRY(host(tokens_, B, vk::MemoryKind::Upload, "token ids"));
     MOE_TRY(host(positions_, B, vk::MemoryKind::Upload, "positions"));
@@ -226,10 +282,7 @@ Status VkForward::allocate(const ForwardOptions& opts) {
     }
 
     // default routing: the model's own router in every layer
-    std::vector<cpu::RouterParams> dflt(c.block_count);
-    for (uint32_t il = 0; il < c.block_count; ++il)
-        if (const MoeBlock* m = model_.plan.layers[il].moe()) dflt[il] = cpu::defaultRouterParams(*m);
-    return setRouting(dflt);
+    return setRouting(cpu::defaultRouting(model_.plan));
 }
 
 Status VkForward::setRouting(const std::vector<cpu::RouterParams>& layers) {
@@ -258,6 +311,7 @@ Status VkForward::recordLayerHead(vk::Commands& cmd, uint32_t il, uint32_t nTok,
     for (const Block& b : model_.plan.layers[il].blocks) {
         if (auto* a = std::get_if<AttentionBlock>(&b)) MOE_TRY(recordAttention(cmd, *a, il, nTok, pos0));
         else if (auto* m = std::get_if<MoeBlock>(&b)) return recordRouter(cmd, *m, il, nTok);
+        else if (auto* f = std::get_if<FfnBlock>(&b)) MOE_TRY(recordFfn(cmd, *f, nTok));
         else return makeError("layer " + std::to_string(il) + " has a block the Vulkan forward pass does not run");
     }
     return {};
@@ -277,8 +331,111 @@ Status VkForward::recordLayerTail(vk::Commands& cmd, uint32_t il, uint32_t nTok,
     return {};
 }
 
+Status VkForward::recordFfn(vk::Commands& cmd, const FfnBlock& f, uint32_t nTok) {
+    const DeviceWeights& W = *w_;
+    const uint32_t E = model_.cfg.embedding_length, F = f.nFf;
+    auto& d = dev_;
+    MOE_TRY(rmsNorm(d, cmd, x_.address(), W[f.norm.w].address(), xn_.address(), nTok, E, f.norm.eps));
+    cmd.barrier();
+    MOE_TRY(mulMat(d, cmd, product(W[f.gate], F, E, xn_.address(), shGate_.address(), nTok)));
+    MOE_TRY(mulMat(d, cmd, product(W[f.up], F, E, xn_.address(), shUp_.address(), nTok)));
+    cmd.barrier();
+    MOE_TRY(swiglu(d, cmd, shGate_.address(), shUp_.address(), shAct_.address(), nTok * F));
+    cmd.barrier();
+    MatMulArgs down = product(W[f.down], E, F, shAct_.address(), x_.address(), nTok);
+    down.accumulate = true;
+    MOE_TRY(mulMat(d, cmd, down));
+    cmd.barrier();
+    return {};
+}
+
+// Latent attention in its absorbed form (MQA over the latent rows): each head's query nope part
+// is taken into latent space by wkB_h, so that the cache needs only [c | k_rope] per position; the
+// attention's output (latent, per head) is expanded by wvB_h. The CPU reference expands keys and
+// values instead: the two agree to rounding.
+Status VkForward::recordMla(vk::Commands& cmd, const AttentionBlock& a, uint32_t il, uint32_t nTok, uint32_t pos0) {
+    const DeviceWeights& W = *w_;
+    const Mla& l = a.mla;
+    const uint32_t E = model_.cfg.embedding_length, H = a.nHead, D = a.headDim, N = l.nopeDim, R = l.ropeDim;
+    const uint32_t C = l.kvLoraRank, Dv = l.valueDim, QL = l.qLoraRank, row = C + R;
+    auto& d = dev_;
+    const cpu::YarnParams yarn = cpu::yarnParams(R, a.rope.freqBase, a.rope.yarn.factor, a.rope.yarn.origContext,
+                                                 a.rope.yarn.betaFast, a.rope.yarn.betaSlow, a.rope.yarn.attnFactor);
+    const cpu::YarnParams* ya = a.rope.yarn.factor != 0.0f ? &yarn : nullptr;
+    const uint64_t rows = kCache_[il].address() + uint64_t(pos0) * row * 4;  // the new positions' latent rows
+
+    MOE_TRY(rmsNorm(d, cmd, x_.address(), W[a.norm.w].address(), xn_.address(), nTok, E, a.norm.eps));
+    cmd.barrier();
+    // q (or its low-rank first half) and the latent rows, straight into the cache
+    if (QL) MOE_TRY(mulMat(d, cmd, product(W[l.wqA], QL, E, xn_.address(), mlaA_.address(), nTok)));
+    else MOE_TRY(mulMat(d, cmd, product(W[a.wq], H * D, E, xn_.address(), q_.address(), nTok)));
+    MOE_TRY(mulMat(d, cmd, product(W[l.wkvA], row, E, xn_.address(), rows, nTok)));
+    cmd.barrier();
+    if (QL) MOE_TRY(rmsNorm(d, cmd, mlaA_.address(), W[l.qANorm.w].address(), mlaA_.address(), nTok, QL, l.qANorm.eps));
+    MOE_TRY(rmsNorm(d, cmd, rows, W[l.kvANorm.w].address(), rows, nTok, C, l.kvANorm.eps, row, row));
+    cmd.barrier();
+    if (QL) {
+        MOE_TRY(mulMat(d, cmd, product(W[l.wqB], H * D, QL, mlaA_.address(), q_.address(), nTok)));
+        cmd.barrier();
+    }
+    // rope: the last R dims of each query head, and the shared key part of the latent rows
+    MOE_TRY(rope(d, cmd, q_.address() + N * 4ull, nTok, H, D, positions_.address(), R, a.rope.freqBase, a.rope.neox,
+                 H * D, {}, ya));
+    MOE_TRY(rope(d, cmd, rows + C * 4ull, nTok, 1, R, positions_.address(), R, a.rope.freqBase, a.rope.neox, row, {}, ya));
+    cmd.barrier();
+    // the query's nope part, contiguous per head, and its rope part into the MQA query
+    MOE_TRY(copyRows(d, cmd, q_.address(), D, mlaNope_.address(), N, nTok * H, N));
+    MOE_TRY(copyRows(d, cmd, q_.address() + N * 4ull, D, mlaQ_.address() + C * 4ull, row, nTok * H, R));
+    cmd.barrier();
+    // absorbed: q_lat[t, h] = wkB_h · q_nope[t, h], one product per head over the identity ids
+    const DeviceTensor& kb = l.wkvB ? mlaKb_[il] : W[l.wkB];
+    const bool one = nTok == 1;
+    auto perHead = one ? mulMatMoeDirect : mulMatMoeGrouped;
+    MoeMatMulArgs qk{kb.type, kb.address(), uint64_t(C) * rowBytes(kb.type, N), C, N, mlaNope_.address(), true,
+                     mlaIds_.address(), mlaGroups_.address(), H, H, attnOut_.address(), nTok, 0};
+    MOE_TRY(perHead(d, cmd, qk));
+    cmd.barrier();
+    MOE_TRY(copyRows(d, cmd, attnOut_.address(), C, mlaQ_.address(), row, nTok * H, C));
+    cmd.barrier();
+    AttentionArgs args;
+    args.q = mlaQ_.address();
+    args.k = args.v = kCache_[il].address();
+    args.out = attnOut_.address();
+    args.nTok = nTok;
+    args.nHead = H;
+    args.nHeadKv = 1;
+    args.headDim = row;
+    args.headDimV = C;
+    args.kvStride = args.vStride = row;
+    args.kqScale = a.kqScale > 0.0f ? a.kqScale : float(1.0 / std::sqrt(double(D)));
+    args.pos0 = pos0;
+    args.scratch = attnScratch_.address();
+    args.scratchBytes = attnScratch_.size();
+    MOE_TRY(attention(d, cmd, args));
+    cmd.barrier();
+    // values: v[t, h] = wvB_h · out_lat[t, h] (legacy attn_kv_b: its value rows, strided per head)
+    const DeviceTensor& vb = l.wkvB ? W[l.wkvB] : W[l.wvB];
+    const uint64_t vRow = rowBytes(vb.type, C);
+    MoeMatMulArgs vv = qk;
+    vv.type = vb.type;
+    vv.w = vb.address() + (l.wkvB ? uint64_t(N) * vRow : 0);
+    vv.expertStride = uint64_t(l.wkvB ? N + Dv : Dv) * vRow;
+    vv.rows = Dv;
+    vv.cols = C;
+    vv.x = attnOut_.address();
+    vv.y = mlaV_.address();
+    MOE_TRY(perHead(d, cmd, vv));
+    cmd.barrier();
+    MatMulArgs o = product(W[a.wo], E, H * Dv, mlaV_.address(), x_.address(), nTok);
+    o.accumulate = true;
+    MOE_TRY(mulMat(d, cmd, o));
+    cmd.barrier();
+    return {};
+}
+
 Status VkForward::recordAttention(vk::Commands& cmd, const AttentionBlock& a, uint32_t il, uint32_t nTok,
                                   uint32_t pos0) {
+    if (a.mla) return recordMla(cmd, a, il, nTok, pos0);
     const DeviceWeights& W = *w_;
     const uint32_t E = model_.cfg.embedding_length, H = a.nHead, KV = a.nHeadKv, D = a.headDim;
     auto& d = dev_;
@@ -310,8 +467,10 @@ Status VkForward::recordAttention(vk::Commands& cmd, const AttentionBlock& a, ui
         cmd.barrier();
     }
     // rope of q and k in one dispatch
+    const cpu::YarnParams yarn = cpu::yarnParams(a.rope.nRot, a.rope.freqBase, a.rope.yarn.factor, a.rope.yarn.origContext,
+                                                 a.rope.yarn.betaFast, a.rope.yarn.betaSlow, a.rope.yarn.attnFactor);
     MOE_TRY(rope(d, cmd, q_.address(), nTok, H, D, positions_.address(), a.rope.nRot, a.rope.freqBase, a.rope.neox, 0,
-                 RopeSecond{kRows, KV, 0}));
+                 RopeSecond{kRows, KV, 0}, a.rope.yarn.factor != 0.0f ? &yarn : nullptr));
     cmd.barrier();
     // attention over the cache
     AttentionArgs args;
@@ -323,6 +482,7 @@ Status VkForward::recordAttention(vk::Commands& cmd, const AttentionBlock& a, ui
     args.nHead = H;
     args.nHeadKv = KV;
     args.headDim = D;
+    args.kqScale = a.kqScale;
     args.pos0 = pos0;
     args.scratch = attnScratch_.address();
     args.scratchBytes = attnScratch_.size();
@@ -395,6 +555,7 @@ Status VkForward::recordRouter(vk::Commands& cmd, const MoeBlock& m, uint32_t il
 }
 
 Status VkForward::recordExperts(vk::Commands& cmd, uint32_t il, uint32_t nTok, uint64_t slotTable) {
+    if (!model_.plan.layers[il].moe()) return {};  // a dense layer: its FFN ran in the layer head
     const MoeBlock& m = *model_.plan.layers[il].moe();
     const DeviceWeights& W = *w_;
     const uint32_t E = model_.cfg.embedding_length, NE = m.nExpert, F = m.nFf;
@@ -454,6 +615,8 @@ Status VkForward::recordEmbedding(vk::Commands& cmd, uint32_t nTok) {
     const TensorView& embd = model_.plan.tokenEmbd;
     MOE_TRY(getRows(dev_, cmd, (*w_)[embd].type, (*w_)[embd].address(), c.n_vocab, c.embedding_length, tokens_.address(), nTok,
                     x_.address()));
+    // the grouping of MLA's per-head products (every token, every head) for this batch
+    if (mlaHeads_ && nTok > 1) MOE_TRY(moeGroup(dev_, cmd, mlaIds_.address(), nTok, mlaHeads_, mlaHeads_, mlaGroups_.address()));
     cmd.barrier();
     return {};
 }
@@ -484,6 +647,16 @@ Status VkForward::submit(vk::Commands& cmd) {
     return {};
 }
 
+Result<uint32_t> VkForward::recordUntilMoe(vk::Commands& cmd, uint32_t from, uint32_t nTok, uint32_t pos0, bool allLogits) {
+    const uint32_t L = model_.cfg.block_count;
+    for (uint32_t il = from; il < L; ++il) {
+        MOE_TRY(recordLayerHead(cmd, il, nTok, pos0));
+        if (model_.plan.layers[il].moe()) return il;
+    }
+    MOE_TRY(recordHead(cmd, nTok, allLogits));
+    return L;
+}
+
 // All experts resident: the whole batch in one command buffer.
 Status VkForward::runBatch(uint32_t nTok, uint32_t pos0, bool allLogits) {
     vk::Commands cmd(dev_, profile_ ? 4096 : 0);
@@ -510,7 +683,7 @@ Status VkForward::runBatchCached(uint32_t nTok, uint32_t pos0, bool allLogits) {
     vk::Commands cmd(dev_, profile_ ? 4096 : 0);
     off.beginSubmission();
     MOE_TRY(recordEmbedding(cmd, nTok));
-    MOE_TRY(recordLayerHead(cmd, 0, nTok, pos0));
+    MOE_ASSIGN(uint32_t il, recordUntilMoe(cmd, 0, nTok, pos0, allLogits));
     cmd.hostBarrier();
     MOE_TRY(submit(cmd));
     std::vector<int32_t> needed, predicted;
@@ -526,18 +699,20 @@ Status VkForward::runBatchCached(uint32_t nTok, uint32_t pos0, bool allLogits) {
                 if (e >= 0 && uint32_t(e) < NE && !seen[e]) seen[e] = 1, out.push_back(e);
             }
     };
-    for (uint32_t il = 0; il < L; ++il) {
+    // il: the next MoE layer (its head and router have run); dense layers ran in between
+    while (il < L) {
         distinct(rIds_, il, needed);
         const std::vector<cache::Pass> passes = off.layer(il).access(needed);
         if (passes.size() > off.maxPasses())
             return makeError("expert cache: " + std::to_string(passes.size()) + " passes planned for at most " +
                              std::to_string(off.maxPasses()) + " (internal error)");
         std::vector<cache::Load> prefetched;
-        const bool pf = off.prefetch() && il + 1 < L;
+        const bool pf = off.prefetch() && il + 1 < L && model_.plan.layers[il + 1].moe();
         if (pf) {
             distinct(rPred_, il + 1, predicted);
             prefetched = off.layer(il + 1).prefetch(predicted);
         }
+        uint32_t next = L;
         for (size_t p = 0; p < passes.size(); ++p) {
             cmd.reset();
             off.beginSubmission();
@@ -549,14 +724,12 @@ Status VkForward::runBatchCached(uint32_t nTok, uint32_t pos0, bool allLogits) {
             MOE_TRY(recordExperts(cmd, il, nTok, off.writeTable(il, uint32_t(p), passes[p])));
             if (p + 1 == passes.size()) {
                 MOE_TRY(recordLayerTail(cmd, il, nTok, pos0));
-                if (il + 1 < L)
-                    MOE_TRY(recordLayerHead(cmd, il + 1, nTok, pos0));
-                else
-                    MOE_TRY(recordHead(cmd, nTok, allLogits));
+                MOE_ASSIGN(next, recordUntilMoe(cmd, il + 1, nTok, pos0, allLogits));
             }
             cmd.hostBarrier();
             MOE_TRY(submit(cmd));
         }
+        il = next;
     }
     // this step's telemetry per layer: the change of the totals (a prefetch into layer l+1 made
     // during layer l belongs to this step too)
@@ -573,6 +746,7 @@ void VkForward::copyRouting(uint32_t done, uint32_t n, uint32_t nTok) {
     RoutingRecord& r = routing_;
     const bool pred = !r.pred.empty();
     for (uint32_t il = 0; il < L; ++il) {
+        if (!model_.plan.layers[il].moe()) continue;  // a dense layer routes nothing: -1 / 0 rows
         const uint32_t K = layerRouting_[il].params.kMax;
         const uint64_t slice = uint64_t(il) * maxBatch_;
         const int32_t* rid = rIds_.as<int32_t>() + slice * KC;
@@ -606,7 +780,11 @@ Status VkForward::forward(const int32_t* tokens, uint32_t nTok, uint32_t pos0, f
         r.ids.assign(size_t(L) * nTok * r.kMax, -1);
         r.weights.assign(size_t(L) * nTok * r.kMax, 0.0f);
         r.counts.assign(size_t(L) * nTok, 0);
-        r.probs.resize(size_t(L) * nTok * NE);
+        // dense layers' rows are never written by the device: zero them (others are overwritten)
+        const bool dense = std::any_of(model_.plan.layers.begin(), model_.plan.layers.end(),
+                                       [](const LayerPlan& l) { return !l.moe(); });
+        if (dense) r.probs.assign(size_t(L) * nTok * NE, 0.0f);
+        else r.probs.resize(size_t(L) * nTok * NE);
     } else {
         r.ids.clear(), r.weights.clear(), r.counts.clear(), r.probs.clear();
     }

@@ -109,7 +109,12 @@ private:
     Status recordLayerTail(vk::Commands& cmd, uint32_t il, uint32_t nTok, uint32_t pos0);
     // The blocks of the plan.
     Status recordAttention(vk::Commands& cmd, const AttentionBlock& a, uint32_t il, uint32_t nTok, uint32_t pos0);
+    Status recordMla(vk::Commands& cmd, const AttentionBlock& a, uint32_t il, uint32_t nTok, uint32_t pos0);
+    Status recordFfn(vk::Commands& cmd, const FfnBlock& f, uint32_t nTok);
     Status recordRouter(vk::Commands& cmd, const MoeBlock& m, uint32_t il, uint32_t nTok);
+    // Records the layer heads from layer `from` on through the first MoE layer's (dense layers run
+    // whole), or all of them and the lm head; the MoE layer's index, or n_layer.
+    Result<uint32_t> recordUntilMoe(vk::Commands& cmd, uint32_t from, uint32_t nTok, uint32_t pos0, bool allLogits);
     Status recordCombine(vk::Commands& cmd, const MoeBlock& m, uint32_t il, uint32_t nTok);
     void copyRouting(uint32_t done, uint32_t n, uint32_t nTok);
 
@@ -131,6 +136,13 @@ private:
     vk::Buffer shGate_, shUp_, shAct_, shOut_, shG_;
     vk::Buffer attnScratch_;
     std::vector<vk::Buffer> kCache_, vCache_;  // per layer with attention: (nCtx, n_head_kv, head_dim)
+                                               // MLA: kCache_ (nCtx, kv_lora_rank + rope) only
+    // MLA (latent attention, absorbed): q_lora activations, q's nope part per head, the MQA query
+    // [q·wkB | q_rope] per head, the values per head; identity ids (slot j = head j) and their
+    // grouping for the per-head products; legacy files' wkB, transposed to F32 at upload
+    vk::Buffer mlaA_, mlaNope_, mlaQ_, mlaV_, mlaIds_, mlaGroups_;
+    uint32_t mlaHeads_ = 0;
+    std::vector<DeviceTensor> mlaKb_;  // per layer: (n_head, kv_lora_rank, nope) F32 or empty
     // host-visible
     vk::Buffer tokens_, positions_, logits_;
     vk::Buffer rIds_, rWeights_, rCounts_, rProbs_;  // (nLayer, maxBatch, ...)

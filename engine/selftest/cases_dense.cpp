@@ -77,6 +77,7 @@ struct RopeShape {
     uint32_t nTok, nHeads, headDim, nRot;
     float base;
     uint32_t extraHeads, headOffset;  // rotating q or k inside a fused qkv row
+    float yarnFactor = 0.0f;          // > 1: YaRN over an original context of 4096 / yarnFactor
 };
 
 Result<Outcome> runRope(Harness& h, bool neox, RopeShape s) {
@@ -90,14 +91,17 @@ Result<Outcome> runRope(Harness& h, bool neox, RopeShape s) {
     pos[0] = 4096;
     if (s.nTok > 2) pos[1] = 0;
     std::vector<float> ref = x;
+    const cpu::YarnParams yarn = cpu::yarnParams(s.nRot, s.base, s.yarnFactor, uint32_t(4096 / std::max(1.0f, s.yarnFactor)),
+                                                 32.0f, 1.0f, 1.0f + 0.1f * std::log(std::max(1.0f, s.yarnFactor)));
+    const cpu::YarnParams* ya = s.yarnFactor > 1.0f ? &yarn : nullptr;
     for (uint32_t t = 0; t < s.nTok; ++t)
         cpu::rope(&ref[size_t(t) * stride + s.headOffset * s.headDim], 1, s.nHeads, s.headDim, &pos[t], s.nRot,
-                  s.base, neox);
+                  s.base, neox, ya);
     MOE_ASSIGN(vk::Buffer xb, h.upload(x));
     MOE_ASSIGN(vk::Buffer pb, h.upload(pos));
     Record rec = [&](vk::Commands& cmd) {
         return rope(h.dev(), cmd, xb.address() + s.headOffset * s.headDim * 4ull, s.nTok, s.nHeads, s.headDim,
-                    pb.address(), s.nRot, s.base, neox, stride);
+                    pb.address(), s.nRot, s.base, neox, stride, {}, ya);
     };
     MOE_TRY(h.run(rec));
     MOE_ASSIGN(auto got, h.download<float>(xb, x.size()));
@@ -167,6 +171,7 @@ struct AttnShape {
     uint32_t splits;  // 0: automatic (with scratch); 1: no scratch; > 1: forced key splits
     float kqScale;
     bool fusedQ;      // q rows inside a qkv buffer (qStride = (nHead + 2 nHeadKv) headDim)
+    uint32_t latentV = 0;  // > 0: MLA's latent MQA, values = the first latentV dims of the key rows
 };
 
 Result<Outcome> runAttention(Harness& h, Reduce reduce, AttnShape s) {
@@ -183,14 +188,19 @@ Result<Outcome> runAttention(Harness& h, Reduce reduce, AttnShape s) {
         k[i] = v[i] = std::numeric_limits<float>::quiet_NaN();
     std::vector<float> qc(size_t(s.nTok) * qRow);  // contiguous q for the reference
     for (uint32_t t = 0; t < s.nTok; ++t) std::copy_n(&q[size_t(t) * qStride], qRow, &qc[size_t(t) * qRow]);
-    std::vector<float> ref(qc.size());
+    const uint32_t dv = s.latentV ? s.latentV : s.headDim;
+    if (s.latentV) {  // the reference's values: (nCtx, nHeadKv, latentV) cut from the key rows
+        v.assign(size_t(nCtx) * s.nHeadKv * dv, 0.0f);
+        for (size_t r = 0; r < size_t(nCtx) * s.nHeadKv; ++r) std::copy_n(&k[r * s.headDim], dv, &v[r * dv]);
+    }
+    std::vector<float> ref(size_t(s.nTok) * s.nHead * dv);
     cpu::attention(qc.data(), k.data(), v.data(), s.nTok, s.nHead, s.nHeadKv, s.headDim, s.pos0, ref.data(),
-                   s.kqScale);
+                   s.kqScale, dv);
     MOE_ASSIGN(vk::Buffer qb, h.upload(q));
     MOE_ASSIGN(vk::Buffer kb, h.upload(k));
     MOE_ASSIGN(vk::Buffer vb, h.upload(v));
     MOE_ASSIGN(vk::Buffer ob, h.buffer(ref.size() * 4));
-    const uint64_t scratchBytes = attentionScratchBytes(s.headDim, s.nTok, s.nHead, s.splits);
+    const uint64_t scratchBytes = attentionScratchBytes(dv, s.nTok, s.nHead, s.splits);
     MOE_ASSIGN(vk::Buffer sb, h.buffer(scratchBytes));
     AttentionArgs a;
     a.q = qb.address();
@@ -205,6 +215,11 @@ Result<Outcome> runAttention(Harness& h, Reduce reduce, AttnShape s) {
     a.kqScale = s.kqScale;
     a.qStride = qStride;
     a.reduce = reduce;
+    if (s.latentV) {
+        a.v = a.k;
+        a.headDimV = s.latentV;
+        a.vStride = kvRow;
+    }
     if (s.splits != 1) {
         a.scratch = sb.address();
         a.scratchBytes = scratchBytes;
@@ -217,7 +232,8 @@ Result<Outcome> runAttention(Harness& h, Reduce reduce, AttnShape s) {
     // Auto on devices that read through texel views: batches with a head size that is a multiple
     // of 4 take the token-per-invocation kernel, in one dispatch. Otherwise the automatic plan
     // splits the keys of decode over a long context (a second, merging dispatch) and nothing else.
-    const bool rows = reduce == Reduce::Auto && h.dev().texelWeights() && s.nTok > 1 && s.headDim % 4 == 0;
+    const bool rows = reduce == Reduce::Auto && h.dev().texelWeights() && s.nTok > 1 && s.headDim % 4 == 0 &&
+                      !s.latentV && s.headDim <= 256;
     const uint32_t expected = rows ? 1
                               : s.splits ? (s.splits > 1 ? 2 : 1)
                                          : (s.nTok * s.nHead < 256 && s.pos0 + s.nTok >= 512 ? 2 : 1);
@@ -228,14 +244,14 @@ Result<Outcome> runAttention(Harness& h, Reduce reduce, AttnShape s) {
     MOE_TRY(h.time(rec, o));
     double keys = 0;  // Σ over new tokens of the positions each attends to
     for (uint32_t t = 0; t < s.nTok; ++t) keys += s.pos0 + t + 1;
-    o.flops = 4.0 * keys * s.nHead * s.headDim;
+    o.flops = 2.0 * keys * s.nHead * (s.headDim + dv);
     o.bytes = (qc.size() + ref.size()) * 4 + uint64_t(s.pos0 + s.nTok) * kvRow * 8;
     o.unit = s.nTok >= 16 ? ThroughputUnit::GFLOPs : ThroughputUnit::GBps;
     return o;
 }
 
 std::string attnVariant(const std::string& reduce, AttnShape s) {
-    const char* heads = s.nHeadKv == s.nHead ? "MHA" : s.nHeadKv == 1 ? "MQA" : "GQA";
+    const char* heads = s.latentV ? "MLA" : s.nHeadKv == s.nHead ? "MHA" : s.nHeadKv == 1 ? "MQA" : "GQA";
     const char* kind = s.nTok == 1 ? (s.pos0 >= 1000 ? "decode long" : "decode") : "batch";
     return reduce + " " + kind + " " + heads;
 }
@@ -246,6 +262,7 @@ std::string attnShape(AttnShape s) {
     if (s.splits > 1) r += fmt(" splits=%u", s.splits);
     if (s.kqScale > 0) r += fmt(" scale=%g", double(s.kqScale));
     if (s.fusedQ) r += " fused-q";
+    if (s.latentV) r += fmt(" v=%u", s.latentV);
     return r;
 }
 
@@ -360,7 +377,9 @@ void addDenseCases(std::vector<Case>& out, const CaseContext& ctx) {
                               {{17, 2, 64, 32, 10000.0f, 4, 8}, Scope::Quick},
                               {{1, 1, 2, 2, 10000.0f, 0, 0}, Scope::Checks},
                               {{33, 8, 128, 128, 500000.0f, 0, 0}, Scope::Checks},
-                              {{512, 32, 128, 128, 500000.0f, 0, 0}, Scope::Full}};
+                              {{512, 32, 128, 128, 500000.0f, 0, 0}, Scope::Full},
+                              {{41, 4, 64, 64, 10000.0f, 0, 0, 40.0f}, Scope::Quick},   // DeepSeek-V2's YaRN
+                              {{23, 2, 192, 64, 10000.0f, 0, 2, 4.0f}, Scope::Quick}};  // rope part inside an MLA head
     struct RopePairCase {
         RopePairShape shape;
         Scope scope;
@@ -375,6 +394,7 @@ void addDenseCases(std::vector<Case>& out, const CaseContext& ctx) {
             std::string shape = fmt("tok=%u heads=%u hd=%u rot=%u base=%g", s.nTok, s.nHeads, s.headDim, s.nRot,
                                     double(s.base));
             if (s.extraHeads) shape += " fused-qkv";
+            if (s.yarnFactor > 1.0f) shape += fmt(" yarn=%g", double(s.yarnFactor));
             out.push_back({"rope", variant, shape, [neox, s](Harness& h) { return runRope(h, neox, s); }, c.scope});
         }
         for (const RopePairCase& c : pairs) {
@@ -421,6 +441,9 @@ void addDenseCases(std::vector<Case>& out, const CaseContext& ctx) {
         {{100, 4, 4, 128, 900, 3, 0.0f, false}, Scope::Checks},  // MHA batch, forced splits
         {{130, 2, 1, 64, 0, 4, 0.0f, false}, Scope::Checks},     // forced splits: early tokens leave later ones empty
         {{2, 2, 1, 1, 3, 0, 0.0f, false}, Scope::Checks},        // headDim 1
+        {{7, 4, 1, 48, 20, 0, 0.09f, false, 32}, Scope::Quick},   // MLA latent MQA: k = [c | rope], v = c
+        {{1, 16, 1, 576, 700, 0, 0.05f, false, 512}, Scope::Quick},  // DeepSeek's 512 + 64, decode, split
+        {{9, 16, 1, 576, 30, 0, 0.05f, false, 512}, Scope::Checks},
         {{1, 32, 8, 128, 4095, 0, 0.0f, false}, Scope::Full},    // decode at 4k context
         {{128, 16, 4, 128, 384, 0, 0.0f, false}, Scope::Full},
     };

@@ -50,6 +50,8 @@ Result<Outcome> runRouter(Harness& h, const cpu::RouterParams& P, uint32_t nE, u
     g.p = P.topP;
     g.normalize = P.normalize;
     g.routedScale = P.routedScale;
+    g.nGroup = uint32_t(P.nGroup);
+    g.groupsUsed = uint32_t(P.groupsUsed);
     auto add = [&](auto&& data, uint64_t& addr) -> Status {
         MOE_ASSIGN(vk::Buffer b, h.upload(data));
         addr = b.address();
@@ -258,6 +260,23 @@ void addMoeCases(std::vector<Case>& out, const CaseContext& ctx) {
         p.normalize = false;
         p.routedScale = 1.0f;
         routers.push_back({"sigmoid+bias top-8", p, 64, 33});
+        // DeepSeek-V3-style: 8 groups, the best 4 kept (group score: sum of its best two)
+        p = softmaxTopK(8, 8, true);
+        p.gating = cpu::Gating::Sigmoid;
+        p.selectionBias = randn(256, 6, 0.1f);
+        p.routedScale = 2.5f;
+        p.nGroup = 8;
+        p.groupsUsed = 4;
+        routers.push_back({"sigmoid+bias grp 4/8 top-8", p, 256, 29});
+        routers.push_back({"sigmoid+bias grp 4/8 top-8", p, 256, 1});
+        // softmax with groups, one group kept, a masked group and a forced expert outside the kept ones
+        cpu::RouterParams q = softmaxTopK(3, 4, false);
+        q.nGroup = 4;
+        q.groupsUsed = 1;
+        q.mask.assign(16, 0);
+        for (int e = 4; e < 8; ++e) q.mask[size_t(e)] = 1;
+        q.forced = {13};
+        routers.push_back({"softmax grp 1/4 mask+force", q, 16, 40});
     }
     {
         cpu::RouterParams p = softmaxTopK(0, 8, true);
