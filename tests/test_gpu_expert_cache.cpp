@@ -74,10 +74,10 @@ bool sameBits(const std::vector<float>& a, const std::vector<float>& b) {
     return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * 4) == 0;
 }
 
-void checkArch(const char* name, Arch arch) {
+void checkArch(const char* name, Arch arch, const char* variant = "") {
     CAPTURE(std::string(name));
     ValidationGuard guard;
-    SynthSpec spec = synthSpecFor(arch);
+    SynthSpec spec = synthVariant(arch, variant).value();
     auto model = loadSynth(std::string("cache_") + name, spec);
     auto& dev = GpuEnv::dev();
     auto prompt = model->tokenizer->encode(
@@ -126,7 +126,9 @@ void checkArch(const char* name, Arch arch) {
         CHECK(got.tokens == ref.tokens);
         // telemetry: bytes = loads x expert bytes; the cache was cold, so the first use of
         // every expert was a miss
-        const uint64_t eb = expertBytes(*model->plan.layers[0].moe());
+        uint32_t m0 = 0;  // the first MoE layer (deepseek2: after a dense one)
+        while (!model->plan.layers[m0].moe()) ++m0;
+        const uint64_t eb = expertBytes(*model->plan.layers[m0].moe());
         CHECK(total.bytesUploaded == (total.misses + total.prefetches) * eb);
         CHECK(total.misses >= std::min<uint64_t>(NE, b.slots));
         CHECK(total.hits > 0);
@@ -136,8 +138,8 @@ void checkArch(const char* name, Arch arch) {
             CHECK(total.prefetchUsed > 0);
             const rt::RoutingRecord& rec = cached.value()->lastRouting();
             REQUIRE(rec.pred.size() == rec.ids.size());
-            CHECK(rec.predAt(0, 0)[0] == -1);  // nothing predicts layer 0
-            CHECK(rec.predAt(1, 0)[0] >= 0);
+            CHECK(rec.predAt(m0, 0)[0] == -1);  // nothing predicts the first MoE layer
+            CHECK(rec.predAt(m0 + 1, 0)[0] >= 0);
         } else {
             CHECK(total.prefetches == 0);
         }
@@ -150,7 +152,7 @@ void checkArch(const char* name, Arch arch) {
                     ++occupied;
                     CHECK(lc.slotOf()[sv.expert] >= 0);
                 }
-            CHECK(occupied == b.slots);
+            CHECK(occupied == (model->plan.layers[il].moe() ? b.slots : 0u));  // a dense layer caches nothing
         }
     }
 }
@@ -161,6 +163,9 @@ TEST_CASE("expert cache == resident: llama") { checkArch("llama", Arch::Llama); 
 TEST_CASE("expert cache == resident: qwen2moe (shared expert)") { checkArch("qwen2moe", Arch::Qwen2Moe); }
 TEST_CASE("expert cache == resident: qwen3moe") { checkArch("qwen3moe", Arch::Qwen3Moe); }
 TEST_CASE("expert cache == resident: olmoe") { checkArch("olmoe", Arch::Olmoe); }
+TEST_CASE("expert cache == resident: deepseek2 V3-like (a dense first layer, grouped sigmoid router)") {
+    checkArch("deepseek2_v3", Arch::Deepseek2, "v3");
+}
 
 TEST_CASE("expert cache: budgets and policies the engine cannot take are one-line errors") {
     ValidationGuard guard;

@@ -25,12 +25,30 @@ std::string params(uint64_t n) { return n >= 1000000000ull ? fmt("%.2fB", n / 1e
 double gflops(const TestResult& t) { return t.flopsPerToken * t.tokPerS.mean / 1e9; }
 double gbps(const TestResult& t) { return double(t.bytes.total()) * t.tokPerS.mean / 1e9; }
 
-std::string shapeText(const ModelConfig& c) {
+std::string shapeText(const ModelInfo& m) {
+    const ModelConfig& c = m.cfg;
+    char b[512];
+    std::string heads;
+    if (c.kv_lora_rank)
+        heads = std::to_string(c.head_count) + " heads (latent attention, dim " + std::to_string(c.head_dim) +
+                ", kv_lora_rank " + std::to_string(c.kv_lora_rank) + ")";
+    else
+        heads = std::to_string(c.head_count) + " heads (kv " + std::to_string(c.head_count_kv) + ", dim " +
+                std::to_string(c.head_dim) + ")";
+    std::string dense = m.denseLayers ? " (" + std::to_string(m.denseLayers) + " dense)" : "";
+    std::snprintf(b, sizeof b, "%u layers%s, n_embd %u, %s, %u experts top-%u%s (FFN %u), vocab %u", c.block_count,
+                  dense.c_str(), c.embedding_length, heads.c_str(), c.expert_count, c.expert_used_count,
+                  c.expert_shared_feed_forward_length ? " + shared" : "", c.expert_feed_forward_length, c.n_vocab);
+    return b;
+}
+
+std::string kvText(const ModelInfo& m) {
     char b[256];
-    std::snprintf(b, sizeof b, "%u layers, n_embd %u, %u heads (kv %u, dim %u), %u experts top-%u%s (FFN %u), vocab %u",
-                  c.block_count, c.embedding_length, c.head_count, c.head_count_kv, c.head_dim, c.expert_count,
-                  c.expert_used_count, c.expert_shared_feed_forward_length ? " + shared" : "",
-                  c.expert_feed_forward_length, c.n_vocab);
+    if (m.kvBytesUnlatent)
+        std::snprintf(b, sizeof b, "%.2f KiB per token (F32 latent rows; %.2f KiB as keys and values per head, %.1fx more)",
+                      m.kvBytesPerToken / 1024.0, m.kvBytesUnlatent / 1024.0, double(m.kvBytesUnlatent) / double(m.kvBytesPerToken));
+    else
+        std::snprintf(b, sizeof b, "%.2f KiB per token (F32 keys and values)", m.kvBytesPerToken / 1024.0);
     return b;
 }
 
@@ -136,7 +154,8 @@ void printHeader(const BenchResult& r) {
     }
     std::printf("model       %s: %s, %s, %s\n", m.cfg.name.c_str(), archName(m.cfg.arch), m.path.c_str(),
                 bytesText(m.fileBytes).c_str());
-    std::printf("shape       %s\n", shapeText(m.cfg).c_str());
+    std::printf("shape       %s\n", shapeText(m).c_str());
+    std::printf("kv cache    %s\n", kvText(m).c_str());
     std::printf("types      ");
     for (const TypeCount& t : m.types) std::printf(" %s x%u (%s)", t.type.c_str(), t.tensors, bytesText(t.bytes).c_str());
     std::printf("\nparameters  %s total, %s active per token\n", params(m.paramsTotal).c_str(),
@@ -236,7 +255,11 @@ void printJson(const BenchResult& r) {
                   {"n_expert_used", c.expert_used_count},
                   {"n_ff_exp", c.expert_feed_forward_length},
                   {"n_ff_shexp", c.expert_shared_feed_forward_length},
-                  {"n_vocab", c.n_vocab}};
+                  {"n_vocab", c.n_vocab},
+                  {"dense_layers", m.denseLayers},
+                  {"kv_lora_rank", c.kv_lora_rank},
+                  {"kvBytesPerToken", m.kvBytesPerToken},
+                  {"kvBytesPerTokenWithoutMla", m.kvBytesUnlatent ? m.kvBytesUnlatent : m.kvBytesPerToken}};
     j["settings"] = {{"reps", r.reps}, {"nCtx", r.nCtx}, {"batch", r.batch}, {"decodePrompt", r.decodePrompt}};
     if (!r.experts.empty()) j["settings"]["experts"] = r.experts;
     if (r.cacheSweep) j["settings"]["cache"] = {{"policy", r.cachePolicy}, {"prefetch", r.cachePrefetch}};

@@ -58,6 +58,9 @@ struct ModelInfo {
     uint64_t fileBytes = 0;
     std::vector<TypeCount> types;
     uint64_t paramsTotal = 0, paramsActive = 0;
+    uint64_t kvBytesPerToken = 0;   // the KV cache per position as the backends hold it (kvBytesPerToken)
+    uint64_t kvBytesUnlatent = 0;   // MLA models: what full keys and values per head would take; else 0
+    uint32_t denseLayers = 0;       // layers with a dense FFN instead of experts
 };
 
 struct BenchResult {

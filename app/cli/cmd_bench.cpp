@@ -303,6 +303,17 @@ ModelInfo modelInfo(const Model& m, const std::string& path) {
     for (auto& [name, e] : types) mi.types.push_back({name, e.first, e.second});
     mi.paramsTotal = m.paramsTotal();
     mi.paramsActive = m.paramsActive();
+    mi.kvBytesPerToken = kvBytesPerToken(m.plan);
+    bool latent = false;
+    uint64_t full = 0;
+    for (const LayerPlan& l : m.plan.layers) {
+        mi.denseLayers += l.moe() ? 0 : 1;
+        if (const AttentionBlock* a = l.attention()) {
+            latent = latent || bool(a->mla);
+            full += uint64_t(a->nHead) * (a->headDim + a->headDimV()) * sizeof(float);
+        }
+    }
+    if (latent) mi.kvBytesUnlatent = full;
     return mi;
 }
 

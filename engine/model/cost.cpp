@@ -37,7 +37,6 @@ uint64_t expertBytes(const MoeBlock& m) {
 }
 
 TokenBytes decodeBytes(const Model& m, std::span<const uint32_t> expertsPerLayer, uint32_t pos) {
-    const ModelConfig& c = m.cfg;
     TokenBytes b;
     for (size_t il = 0; il < m.plan.layers.size(); ++il) {
         const LayerPlan& l = m.plan.layers[il];
@@ -50,8 +49,7 @@ TokenBytes decodeBytes(const Model& m, std::span<const uint32_t> expertsPerLayer
     b.dense += deviceBytes(m.plan.outputNorm.w);
     b.lmHead = m.plan.output.nBytes;
     b.embedding = m.plan.tokenEmbd.rowBytes();
-    const uint64_t kvRow = uint64_t(c.head_count_kv) * c.head_dim * sizeof(float);
-    b.kv = 2ull * c.block_count * (uint64_t(pos) + 1) * kvRow;
+    b.kv = (uint64_t(pos) + 1) * kvBytesPerToken(m.plan);  // latent rows for MLA
     return b;
 }
 
@@ -62,8 +60,13 @@ double tokenFlops(const Model& m, std::span<const uint32_t> expertsPerLayer, uin
         const LayerPlan& l = m.plan.layers[il];
         const uint32_t n = il < expertsPerLayer.size() ? expertsPerLayer[il] : 0;
         flops += denseLayerFlops(l) + n * expertFlops(l);
-        // q·k over pos + 1 keys and the weighted sum of as many values, per head
-        flops += 4.0 * c.head_count * c.head_dim * (double(pos) + 1);
+        // q·k over pos + 1 keys and the weighted sum of as many values, per head (MLA: the
+        // absorbed MQA over latent rows of kv_lora_rank + rope, values kv_lora_rank)
+        if (const AttentionBlock* a = l.attention()) {
+            const double dk = a->mla ? a->mla.kvLoraRank + a->mla.ropeDim : a->headDim;
+            const double dv = a->mla ? a->mla.kvLoraRank : a->headDimV();
+            flops += 2.0 * a->nHead * (dk + dv) * (double(pos) + 1);
+        }
     }
     if (lmHead) flops += 2.0 * double(c.n_vocab) * c.embedding_length;
     return flops;

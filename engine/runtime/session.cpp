@@ -293,7 +293,11 @@ void Session::Engine::emitCacheConfig() {
         ev.layerExpertBytes.push_back(l.moe() ? expertBytes(*l.moe()) : 0);
         ev.routedBytes += ev.layerExpertBytes.back() * c.expert_count;
     }
-    if (!ev.layerExpertBytes.empty()) ev.expertBytes = ev.layerExpertBytes[0];
+    for (uint64_t b : ev.layerExpertBytes)  // the first MoE layer's (dense layers have none)
+        if (b) {
+            ev.expertBytes = b;
+            break;
+        }
     if (backend) {
         ev.available = !backend->isCpu();
         ev.policy = backend->cacheOptions().policy;

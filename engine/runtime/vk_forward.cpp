@@ -754,7 +754,7 @@ void VkForward::copyRouting(uint32_t done, uint32_t n, uint32_t nTok) {
         for (uint32_t t = 0; t < n; ++t) {
             std::memcpy(&r.ids[(size_t(il) * nTok + done + t) * r.kMax], rid + size_t(t) * K, K * 4);
             std::memcpy(&r.weights[(size_t(il) * nTok + done + t) * r.kMax], rw + size_t(t) * K, K * 4);
-            if (pred && il > 0)
+            if (pred && il > 0 && model_.plan.layers[il - 1].moe())  // predicted by the MoE layer before
                 std::memcpy(&r.pred[(size_t(il) * nTok + done + t) * r.kMax], rPred_.as<int32_t>() + slice * KC + size_t(t) * K,
                             K * 4);
         }

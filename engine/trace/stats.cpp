@@ -152,10 +152,22 @@ Result<TraceStats> computeStats(const Trace& tr, const StatsOptions& opts) {
     uint32_t schLayers = 0;
     std::vector<Selections> sel(L);
     for (uint32_t l = 0; l < L; ++l) sel[l] = layerSelections(tr, l);
+    uint32_t routedLayers = 0;
+    for (uint32_t l = 0; l < L; ++l) {
+        bool any = false;
+        for (size_t t = 0; t < T && !any; ++t) any = tr.countAt(t, l) > 0;
+        s.layers[l].routed = any || T == 0;
+        routedLayers += s.layers[l].routed ? 1 : 0;
+    }
+    const double Lr = std::max<uint32_t>(1, routedLayers);
     for (uint32_t l = 0; l < L; ++l) {
         LayerStats& ls = s.layers[l];
         ls.load.assign(E, 0);
         ls.mass.assign(E, 0.0);
+        if (!ls.routed) {  // a dense layer: nothing to measure; transitions through it are undefined
+            ls.maxOverMean = ls.cv = ls.meanEntropy = kNaN;
+            continue;
+        }
         double ent = 0, act = 0;
         for (size_t t = 0; t < T; ++t) {
             const int32_t n = tr.countAt(t, l);
@@ -197,8 +209,8 @@ Result<TraceStats> computeStats(const Trace& tr, const StatsOptions& opts) {
                 for (uint32_t j = 0; j < E; ++j)
                     if (ls.load[i]) ls.transition[size_t(i) * E + j] /= double(ls.load[i]);
         }
-        s.meanEntropy += ls.meanEntropy / L;
-        s.meanActive += ls.meanActive / L;
+        s.meanEntropy += ls.meanEntropy / Lr;
+        s.meanActive += ls.meanActive / Lr;
         s.activePerToken += ls.meanActive;
     }
     s.expertFlopsShare = in.k ? s.meanActive / in.k : kNaN;
@@ -246,6 +258,7 @@ std::string statsJson(const TraceStats& s) {
         const LayerStats& ls = s.layers[l];
         nlohmann::json lj;
         lj["layer"] = l;
+        lj["routed"] = ls.routed;
         lj["load"] = ls.load;
         lj["mass"] = ls.mass;
         lj["max_over_mean"] = num(ls.maxOverMean);
@@ -282,6 +295,11 @@ std::string formatStats(const TraceStats& s, bool transitions) {
     o += "layer  active  entropy  max/mean     CV    SRP    SCH  most used experts (share of selections)\n";
     for (size_t l = 0; l < s.layers.size(); ++l) {
         const LayerStats& ls = s.layers[l];
+        if (!ls.routed) {
+            std::snprintf(b, sizeof b, "%5zu  dense FFN: no routing\n", l);
+            o += b;
+            continue;
+        }
         std::vector<uint32_t> order(ls.load.size());
         std::iota(order.begin(), order.end(), 0u);
         std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t c) { return ls.load[a] > ls.load[c]; });
@@ -297,6 +315,7 @@ std::string formatStats(const TraceStats& s, bool transitions) {
     if (transitions) {
         const size_t E = s.info.nExpert;
         for (size_t l = 0; l + 1 < s.layers.size(); ++l) {
+            if (s.layers[l].transition.empty() || !s.layers[l + 1].routed) continue;  // through a dense layer
             o += "\nP(expert j at layer " + std::to_string(l + 1) + " | expert i at layer " + std::to_string(l) + ")\n   i\\j";
             for (size_t jx = 0; jx < E; ++jx) o += fmt(double(jx), "%6.0f");
             o += "\n";

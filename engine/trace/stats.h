@@ -59,6 +59,9 @@ struct StatsOptions {
 };
 
 struct LayerStats {
+    // false: no token selected an expert here (a dense FFN layer: DeepSeek's leading layers);
+    // such a layer is left out of the model-wide means
+    bool routed = true;
     std::vector<uint64_t> load;  // (nExpert) tokens routed to each expert
     std::vector<double> mass;    // (nExpert) routing mass: the sum of each expert's combine weights
     double maxOverMean = 0;      // max(load) / mean(load)

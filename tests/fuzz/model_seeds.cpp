@@ -1,5 +1,5 @@
 // Writes the seed corpus of the model-loader fuzzer: one small generated model per architecture
-// (1 layer, a 360-token vocabulary; Q8_0 and F32 weights). Usage: model_seeds OUTDIR
+// (1 layer, deepseek2 2; a 360-token vocabulary; Q8_0 and F32 weights). Usage: model_seeds OUTDIR
 #include <cstdio>
 #include <string>
 
@@ -31,6 +31,25 @@ int main(int argc, char** argv) {
         }
         ++n;
     }
+    // deepseek2, V3-like (latent attention with q LoRA, a dense layer, grouped sigmoid router)
+    auto ds = moe::synthVariant(moe::Arch::Deepseek2, "v3");
+    if (!ds.ok()) return 1;
+    moe::SynthSpec s = ds.value();
+    s.n_layer = 2;
+    s.n_embd = 32;
+    s.n_head = 2;
+    s.n_head_kv = 2;
+    s.n_vocab_target = 360;
+    s.n_ctx = 64;
+    s.n_ff_dense = 32;
+    s.weightType = moe::GgmlType::Q8_0;
+    s.threads = 1;
+    const std::string path = std::string(argv[1]) + "/deepseek2.gguf";
+    if (moe::Status st = moe::writeSynthModel(s, path); !st.ok()) {
+        std::fprintf(stderr, "%s: %s\n", path.c_str(), st.message().c_str());
+        return 1;
+    }
+    ++n;
     std::printf("wrote %d seed models to %s\n", n, argv[1]);
     return 0;
 }

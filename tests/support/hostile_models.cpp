@@ -122,8 +122,8 @@ struct Base {
     Layout layout;
 };
 
-Result<Base> makeBase(const std::string& dir, const std::string& name, Arch arch) {
-    SynthSpec spec = synthSpecFor(arch);
+Result<Base> makeBase(const std::string& dir, const std::string& name, Arch arch, const char* variant = "") {
+    MOE_ASSIGN(SynthSpec spec, synthVariant(arch, variant));
     spec.weightType = GgmlType::Q8_0;
     Base b;
     b.name = name;
@@ -443,6 +443,48 @@ void tensors(Writer& w, const Base& q, const Base& l) {
     w.edit(l, "tensor_per_expert_layout.gguf", perExpert, {"per-expert tensors"});
 }
 
+// deepseek2 (V3-like base: q LoRA, sigmoid + exp_probs_b, 4 groups, a dense first layer):
+// its own keys and tensors.
+void deepseek2(Writer& w, const Base& d) {
+    const std::string p = "deepseek2.";
+    auto set = [&](const std::string& file, const std::string& key, std::optional<V> v, std::vector<std::string> expect) {
+        w.edit(d, "ds2_key_" + file + ".gguf", keys({{key, std::move(v)}}), std::move(expect));
+    };
+    set("kv_lora_missing", p + "attention.kv_lora_rank", std::nullopt, {"missing key 'deepseek2.attention.kv_lora_rank'"});
+    set("kv_lora_0", p + "attention.kv_lora_rank", V::u32(0), {"attention.kv_lora_rank must be positive"});
+    set("kv_lora_16", p + "attention.kv_lora_rank", V::u32(16),
+        {"'blk.0.attn_kv_a_mqa.weight' has shape [64, 48], expected [64, 32]"});
+    set("rope_dims_48", p + "rope.dimension_count", V::u32(48), {"must be positive and below the query head size 48"});
+    set("head_count_kv_2", p + "attention.head_count_kv", V::u32(2), {"must equal head_count (latent attention has no KV groups)"});
+    set("dense_lead_3", p + "leading_dense_block_count", V::u32(3), {"leading_dense_block_count 3 leaves no MoE layer of 3"});
+    set("dense_lead_2", p + "leading_dense_block_count", V::u32(2), {"missing tensor 'blk.1.ffn_gate.weight'"});
+    set("groups_3", p + "expert_group_count", V::u32(3), {"expert_group_count 3 / expert_group_used_count 2 must divide the 16"});
+    set("groups_used_5", p + "expert_group_used_count", V::u32(5), {"expert_group_used_count 5 must divide"});
+    set("rope_scaling_longrope", p + "rope.scaling.type", V::string("longrope"),
+        {"rope.scaling.type 'longrope' is not supported (none, yarn)"});
+    set("rope_scaling_factor_half", p + "rope.scaling.factor", V::f32(0.5f), {"rope.scaling.factor must be at least 1"});
+    set("rope_scaling_orig_0", p + "rope.scaling.original_context_length", V::u32(0),
+        {"rope.scaling.original_context_length must be positive"});
+    set("weights_scale_negative", p + "expert_weights_scale", V::f32(-2.5f), {"expert_weights_scale must be positive"});
+    set("nextn_3", p + "nextn_predict_layers", V::u32(3), {"nextn_predict_layers 3 leaves no layer of 3"});
+    for (const char* t : {"blk.1.attn_kv_a_mqa.weight", "blk.0.ffn_gate.weight", "blk.2.attn_k_b.weight",
+                          "blk.2.attn_q_a_norm.weight", "blk.1.attn_kv_a_norm.weight", "blk.2.ffn_down_shexp.weight"})
+        w.edit(d, std::string("ds2_tensor_missing_") + t + ".gguf", dropTensor(t), {"missing tensor '" + std::string(t) + "'"});
+    auto shape = [&](const std::string& file, const std::string& t, GgmlType type, std::vector<int64_t> ne, std::string expect) {
+        w.edit(d, "ds2_" + file + ".gguf", replaceTensor(t, {type, std::move(ne)}), {std::move(expect)});
+    };
+    shape("shape_k_b_heads", "blk.1.attn_k_b.weight", GgmlType::Q8_0, {32, 32, 3},
+          "'blk.1.attn_k_b.weight' has shape [32, 32, 3], expected [32, 32, 4]");
+    shape("shape_v_b", "blk.2.attn_v_b.weight", GgmlType::Q8_0, {32, 64, 4},
+          "'blk.2.attn_v_b.weight' has shape [32, 64, 4], expected [32, 32, 4]");
+    shape("shape_probs_b", "blk.1.exp_probs_b.bias", GgmlType::F32, {8},
+          "'blk.1.exp_probs_b.bias' has shape [8], expected [16]");
+    shape("shape_dense_up", "blk.0.ffn_up.weight", GgmlType::Q8_0, {64, 64},
+          "'blk.0.ffn_up.weight' has shape [64, 64], expected [64, 96]");
+    shape("type_kv_a_norm", "blk.1.attn_kv_a_norm.weight", GgmlType::Q8_0, {32},
+          "'blk.1.attn_kv_a_norm.weight' has type Q8_0; norm and bias vectors must be");
+}
+
 // Tokenizers: out-of-range ids, bad merges, array lengths that disagree, wrong types.
 void tokenizers(Writer& w, const Base& q, const Base& l) {
     const GgufFile& f = *q.file;
@@ -568,7 +610,8 @@ Result<HostileCorpus> writeHostileCorpus(const std::string& dir) {
     if (ec) return makeError("cannot create " + dir + ": " + ec.message());
     MOE_ASSIGN(Base q, makeBase(dir, "base_qwen2moe.gguf", Arch::Qwen2Moe));
     MOE_ASSIGN(Base l, makeBase(dir, "base_llama.gguf", Arch::Llama));
-    c.bases = {q.name, l.name};
+    MOE_ASSIGN(Base d, makeBase(dir, "base_deepseek2.gguf", Arch::Deepseek2, "v3"));
+    c.bases = {q.name, l.name, d.name};
     Writer w{c, {}};
     truncations(w, q);
     headers(w, q);
@@ -577,6 +620,7 @@ Result<HostileCorpus> writeHostileCorpus(const std::string& dir) {
     hyperParameters(w, q);
     tensors(w, q, l);
     tokenizers(w, q, l);
+    deepseek2(w, d);
     w.edit(l, "key_llama_without_experts.gguf", keys({{"llama.expert_count", std::nullopt}, {"llama.expert_used_count", std::nullopt}}),
            {"llama without experts is not a MoE model"});
     // a path that is not a regular file
