@@ -62,10 +62,16 @@ TEST_CASE("dense ops reject bad arguments with a readable error") {
     REQUIRE(!r.ok());
     CHECK(r.message().find("kv heads") != std::string::npos);
     a.nHeadKv = 2;
-    a.headDim = 512;
+    a.headDim = 640;
     r = rt::attention(dev, cmd, a);
     REQUIRE(!r.ok());
-    CHECK(r.message().find("head size 512") != std::string::npos);
+    CHECK(r.message().find("head size 640 outside [1, 576]") != std::string::npos);
+    a.headDim = 64;
+    a.headDimV = 600;  // a value head past the limit is refused the same way
+    r = rt::attention(dev, cmd, a);
+    REQUIRE(!r.ok());
+    CHECK(r.message().find("head size 600") != std::string::npos);
+    a.headDimV = 0;
     a.headDim = 64;
     a.pos0 = 4000;
     a.scratch = 1;

@@ -285,6 +285,22 @@ TEST_CASE("qwen2 regex: single digits") {
     CHECK(splitWords(*p, "IT'S ok.\n") == std::vector<std::string>{"IT", "'S", " ok", ".\n"});
 }
 
+TEST_CASE("deepseek regexes: sequences of splits (V3: digits in threes first; V2: newlines, letters, digits)") {
+    auto v3 = PreTokenizer::create("deepseek-v3");
+    REQUIRE(v3.ok());
+    CHECK(v3->family() == "deepseek-v3");
+    CHECK(splitWords(*v3, "abc12345def") == std::vector<std::string>{"abc", "123", "45", "def"});
+    CHECK(splitWords(*v3, "Hello world") == std::vector<std::string>{"Hello", " world"});
+    CHECK(splitWords(*v3, "你好world") == std::vector<std::string>{"你好", "world"});
+    CHECK(splitWords(*v3, "!hello") == std::vector<std::string>{"!hello"});
+    CHECK(splitWords(*v3, "a, b") == std::vector<std::string>{"a", ",", " b"});
+    auto v2 = PreTokenizer::create("deepseek-llm");
+    REQUIRE(v2.ok());
+    CHECK(v2->family() == "deepseek-llm");
+    CHECK(splitWords(*v2, "Hello world 123\n") == std::vector<std::string>{"Hello", " world", " ", "123", "\n"});
+    CHECK(splitWords(*v2, "12345") == std::vector<std::string>{"12345"});
+}
+
 TEST_CASE("unknown pre-tokenizer is an error naming it") {
     auto p = PreTokenizer::create("bogus-pre");
     REQUIRE_FALSE(p.ok());

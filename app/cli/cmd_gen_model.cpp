@@ -67,6 +67,8 @@ void registerGenModel(CLI::App& app) {
     auto* ctx = cmd->add_option("--n-ctx", o->spec.n_ctx, "context length");
     auto* vocab = cmd->add_option("--n-vocab", o->spec.n_vocab_target, "vocabulary size");
     auto* seed = cmd->add_option("--seed", o->spec.seed, "weight seed");
+    cmd->add_option("--tokenizer-pre", o->spec.tokenizerPre,
+                    "write this tokenizer.ggml.pre (e.g. deepseek-v3) instead of the family's; the merges stay");
     cmd->add_option("--chat-template", o->chatTemplate,
                     "write this Jinja file as tokenizer.chat_template (default: the family's template)");
     cmd->callback([o, embd, layer, head, headKv, headDim, nExp, nUsed, ff, ffs, ctx, vocab, seed] {
@@ -106,6 +108,7 @@ void registerGenModel(CLI::App& app) {
         if (*vocab) s.n_vocab_target = g.n_vocab_target;
         if (*seed) s.seed = g.seed;
         s.weightType = *type;
+        s.tokenizerPre = g.tokenizerPre;
         s.mix = o->mix.empty() ? SynthMix::None : mix->second;
         if (!o->chatTemplate.empty()) {
             if (!readFileOrFail(o->chatTemplate, "chat template", s.chatTemplate)) return;

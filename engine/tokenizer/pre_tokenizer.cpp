@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <array>
+#include <iterator>
+#include <vector>
 
 #include "tokenizer/unicode.h"
 
@@ -21,34 +23,56 @@ constexpr const char* LLAMA3_REGEX =
 constexpr const char* QWEN2_REGEX =
     R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
 
+// DeepSeek's tokenizer.json declare a sequence of splits (HF Split, behavior "Isolated"): each
+// regex splits the pieces of the one before into its matches and the gaps between them.
+constexpr const char* DEEPSEEK_LLM_REGEXES[] = {
+    "[\r\n]",
+    "\\s?[A-Za-zµÀ-ÖØ-öø-ƺƼ-ƿǄ-ʓʕ-ʯͰ-ͳͶͷͻ-ͽͿΆΈ-ΊΌΎ-ΡΣ-ϵϷ-ҁҊ-ԯԱ-ՖႠ-ჅᎠ-Ᏽᏸ-ᏽᲐ-ᲺᲽ-Ჿᴀ-ᴫᵫ-ᵷᵹ-ᶚḀ-ἕἘ-Ἕἠ-ὅὈ-Ὅὐ-ὗὙὛὝὟ-ώᾀ-ᾴᾶ-ᾼιῂ-ῄῆ-ῌῐ-ΐῖ-Ίῠ-Ῥῲ-ῴῶ-ῼℂℇℊ-ℓℕℙ-ℝℤΩℨK-ℭℯ-ℴℹℼ-ℿⅅ-ⅉⅎↃↄⰀ-ⱻⱾ-ⳤⳫ-ⳮⳲⳳꙀ-ꙭꚀ-ꚛꜢ-ꝯꝱ-ꞇꞋ-ꞎꭰ-ꮿﬀ-ﬆﬓ-ﬗＡ-Ｚａ-ｚ𐐀-𐑏𐒰-𐓓𐓘-𐓻𐲀-𐲲𐳀-𐳲𑢠-𑣟𞤀-𞥃]+",
+    "\\s?[!-/:-~！-／：-～‘-‟　-。]+",
+    "\\s+$",
+    "[一-龥ࠀ-一가-퟿]+",
+    "\\p{N}+",
+};
+constexpr const char* DEEPSEEK_V3_REGEXES[] = {
+    "\\p{N}{1,3}",
+    "[一-龥぀-ゟ゠-ヿ]+",
+    "[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\r\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+| ?[\\p{P}\\p{S}]+[\r\n]*|\\s*[\r\n]+|\\s+(?!\\S)|\\s+",
+};
+
 struct PreKind {
     const char* name;
     const char* family;
-    const char* regex;
-    bool ignoreMerges;
+    const char* regex;            // one regex, or
+    const char* const* regexes = nullptr;  // a sequence of nRegexes splits
+    size_t nRegexes = 0;
+    bool ignoreMerges = false;
 };
 
-constexpr std::array<PreKind, 13> PRE_KINDS{{
-    {"", "gpt2", GPT2_REGEX, false},
-    {"default", "gpt2", GPT2_REGEX, false},
-    {"gpt2", "gpt2", GPT2_REGEX, false},
-    {"olmo", "gpt2", GPT2_REGEX, false},
-    {"mpt", "gpt2", GPT2_REGEX, false},
-    {"jais", "gpt2", GPT2_REGEX, false},
-    {"llama3", "llama3", LLAMA3_REGEX, true},
-    {"llama-bpe", "llama3", LLAMA3_REGEX, true},
-    {"dbrx", "llama3", LLAMA3_REGEX, false},
-    {"smaug-bpe", "llama3", LLAMA3_REGEX, false},
-    {"qwen2", "qwen2", QWEN2_REGEX, false},
-    {"deepseek-r1-qwen", "qwen2", QWEN2_REGEX, false},
-    {"stablelm2", "qwen2", QWEN2_REGEX, false},
+constexpr std::array<PreKind, 15> PRE_KINDS{{
+    {"", "gpt2", GPT2_REGEX, nullptr, 0, false},
+    {"default", "gpt2", GPT2_REGEX, nullptr, 0, false},
+    {"gpt2", "gpt2", GPT2_REGEX, nullptr, 0, false},
+    {"olmo", "gpt2", GPT2_REGEX, nullptr, 0, false},
+    {"mpt", "gpt2", GPT2_REGEX, nullptr, 0, false},
+    {"jais", "gpt2", GPT2_REGEX, nullptr, 0, false},
+    {"llama3", "llama3", LLAMA3_REGEX, nullptr, 0, true},
+    {"llama-bpe", "llama3", LLAMA3_REGEX, nullptr, 0, true},
+    {"dbrx", "llama3", LLAMA3_REGEX, nullptr, 0, false},
+    {"smaug-bpe", "llama3", LLAMA3_REGEX, nullptr, 0, false},
+    {"qwen2", "qwen2", QWEN2_REGEX, nullptr, 0, false},
+    {"deepseek-r1-qwen", "qwen2", QWEN2_REGEX, nullptr, 0, false},
+    {"stablelm2", "qwen2", QWEN2_REGEX, nullptr, 0, false},
+    {"deepseek-llm", "deepseek-llm", nullptr, DEEPSEEK_LLM_REGEXES, std::size(DEEPSEEK_LLM_REGEXES), false},
+    {"deepseek-v3", "deepseek-v3", nullptr, DEEPSEEK_V3_REGEXES, std::size(DEEPSEEK_V3_REGEXES), false},
 }};
 
 }  // namespace
 
 struct PreTokenizer::Code {
-    pcre2_code* re = nullptr;
-    ~Code() { pcre2_code_free(re); }
+    std::vector<pcre2_code*> re;  // applied in order, each to the pieces of the one before
+    ~Code() {
+        for (pcre2_code* r : re) pcre2_code_free(r);
+    }
 };
 
 PreTokenizer::PreTokenizer(PreTokenizer&&) noexcept = default;
@@ -68,50 +92,72 @@ Result<PreTokenizer> PreTokenizer::create(std::string_view pre) {
     }
     PreTokenizer p;
     p.family_ = kind->family;
-    p.pattern_ = kind->regex;
     p.ignoreMerges_ = kind->ignoreMerges;
     p.code_ = std::make_unique<Code>();
-    int err = 0;
-    PCRE2_SIZE errOffset = 0;
-    // MATCH_INVALID_UTF: malformed UTF-8 in user text never matches and ends up in a gap.
-    p.code_->re = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(kind->regex), PCRE2_ZERO_TERMINATED,
-                                PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF, &err, &errOffset, nullptr);
-    if (!p.code_->re) {
-        std::array<PCRE2_UCHAR, 256> msg{};
-        pcre2_get_error_message(err, msg.data(), msg.size());
-        return makeError("tokenizer: pre-tokenizer regex for '" + std::string(pre) + "' does not compile: " +
-                         reinterpret_cast<const char*>(msg.data()));
+    std::vector<const char*> regexes;
+    if (kind->regex) regexes.push_back(kind->regex);
+    for (size_t i = 0; i < kind->nRegexes; ++i) regexes.push_back(kind->regexes[i]);
+    for (const char* rx : regexes) {
+        p.pattern_ += (p.pattern_.empty() ? "" : " ; ") + std::string(rx);
+        int err = 0;
+        PCRE2_SIZE errOffset = 0;
+        // MATCH_INVALID_UTF: malformed UTF-8 in user text never matches and ends up in a gap.
+        pcre2_code* re = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(rx), PCRE2_ZERO_TERMINATED,
+                                       PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF, &err, &errOffset, nullptr);
+        if (!re) {
+            std::array<PCRE2_UCHAR, 256> msg{};
+            pcre2_get_error_message(err, msg.data(), msg.size());
+            return makeError("tokenizer: pre-tokenizer regex for '" + std::string(pre) + "' does not compile: " +
+                             reinterpret_cast<const char*>(msg.data()));
+        }
+        pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);  // optional speed-up; the interpreter is the fallback
+        p.code_->re.push_back(re);
     }
-    pcre2_jit_compile(p.code_->re, PCRE2_JIT_COMPLETE);  // optional speed-up; the interpreter is the fallback
     return p;
 }
 
-void PreTokenizer::split(std::string_view text, const std::function<void(size_t, size_t)>& onWord) const {
-    if (text.empty()) return;
+namespace {
+
+// Matches of `re` in text[off, off + len) and the gaps between them, in order (the piece is the
+// whole subject: lookarounds and anchors see its ends).
+void splitOne(pcre2_code* re, std::string_view text, size_t off, size_t len,
+              const std::function<void(size_t, size_t)>& onPiece) {
     std::unique_ptr<pcre2_match_data, decltype(&pcre2_match_data_free)> mdOwner(
-        pcre2_match_data_create_from_pattern(code_->re, nullptr), &pcre2_match_data_free);
+        pcre2_match_data_create_from_pattern(re, nullptr), &pcre2_match_data_free);
     pcre2_match_data* md = mdOwner.get();
     if (!md) {  // out of memory: one word keeps the text intact
-        onWord(0, text.size());
+        onPiece(off, len);
         return;
     }
-    const auto* subject = reinterpret_cast<PCRE2_SPTR>(text.data());
+    const auto* subject = reinterpret_cast<PCRE2_SPTR>(text.data() + off);
     size_t pos = 0;
-    while (pos < text.size()) {
-        const int rc = pcre2_match(code_->re, subject, text.size(), pos, 0, md, nullptr);
+    while (pos < len) {
+        const int rc = pcre2_match(re, subject, len, pos, 0, md, nullptr);
         if (rc < 0) {  // no match (or a resource limit): the rest is one gap
-            onWord(pos, text.size() - pos);
+            onPiece(off + pos, len - pos);
             break;
         }
         const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md);
         size_t start = ov[0], end = ov[1];
-        if (start > pos) onWord(pos, start - pos);
-        if (end <= start) {  // empty match (none of our regexes has one): step one character
-            end = start + std::min(unicode::utf8SeqLen(uint8_t(text[start])), text.size() - start);
+        if (start > pos) onPiece(off + pos, start - pos);
+        if (end <= start) {  // an empty match: step one character
+            end = start + std::min(unicode::utf8SeqLen(uint8_t(text[off + start])), len - start);
         }
-        onWord(start, end - start);
+        onPiece(off + start, end - start);
         pos = end;
     }
+}
+
+}  // namespace
+
+void PreTokenizer::split(std::string_view text, const std::function<void(size_t, size_t)>& onWord) const {
+    if (text.empty()) return;
+    const std::vector<pcre2_code*>& re = code_->re;
+    std::function<void(size_t, size_t, size_t)> level = [&](size_t i, size_t off, size_t len) {
+        if (i + 1 == re.size()) return splitOne(re[i], text, off, len, onWord);
+        splitOne(re[i], text, off, len, [&](size_t o, size_t n) { level(i + 1, o, n); });
+    };
+    level(0, 0, text.size());
 }
 
 }  // namespace moe

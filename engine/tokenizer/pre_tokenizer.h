@@ -17,6 +17,7 @@ public:
     //   "", "default", "gpt2", "olmo", "mpt", "jais"        -> GPT-2 regex
     //   "llama3", "llama-bpe", "dbrx", "smaug-bpe"          -> Llama-3 regex (\p{N}{1,3}), ignore_merges
     //   "qwen2", "qwen2.5", "deepseek-r1-qwen", "stablelm2"  -> Qwen2 regex (single \p{N})
+    //   "deepseek-llm" (V2), "deepseek-v3"                  -> DeepSeek's sequences of splits
     static Result<PreTokenizer> create(std::string_view pre);
 
     PreTokenizer(PreTokenizer&&) noexcept;
@@ -28,7 +29,7 @@ public:
     // does not match, e.g. malformed UTF-8 or a lone tab before a letter).
     void split(std::string_view text, const std::function<void(size_t, size_t)>& onWord) const;
 
-    // Canonical family name ("gpt2", "llama3", "qwen2").
+    // Canonical family name ("gpt2", "llama3", "qwen2", "deepseek-llm", "deepseek-v3").
     const std::string& family() const { return family_; }
     // Whether a word that is already a vocabulary token skips merges (HF ignore_merges).
     bool ignoreMerges() const { return ignoreMerges_; }
