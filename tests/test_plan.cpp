@@ -55,8 +55,8 @@ TEST_CASE("the architecture table names every family") {
         CHECK(d->arch == a);
         CHECK(&archDef(a) == d);
     }
-    CHECK(findArch("glm4moe") == nullptr);
-    CHECK(supportedArchList() == "llama with experts, qwen2moe, qwen3moe, olmoe, deepseek2");
+    CHECK(findArch("gpt-oss") == nullptr);
+    CHECK(supportedArchList() == "llama with experts, qwen2moe, qwen3moe, olmoe, deepseek2, glm4moe");
 }
 
 TEST_CASE("checkExecutable refuses what the executors do not run, naming layer and feature") {

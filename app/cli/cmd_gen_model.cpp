@@ -44,11 +44,12 @@ void registerGenModel(CLI::App& app) {
     };
     auto o = std::make_shared<Opts>();
     auto* cmd = app.add_subcommand("gen-model", "write a random-weight test model (GGUF)");
-    cmd->add_option("--arch", o->arch, "llama | qwen2moe | qwen3moe | olmoe | deepseek2");
+    cmd->add_option("--arch", o->arch, "llama | qwen2moe | qwen3moe | olmoe | deepseek2 | glm4moe");
     cmd->add_option("--variant", o->variant,
                     "deepseek2: v2-lite (attn_q, softmax, 2 shared experts, a dense first layer, YaRN; the default) | "
                     "v3 (q LoRA, sigmoid + exp_probs_b, 4 groups use 2, top-4 of 16, scale 2.5, renormalised) | "
-                    "legacy (v2-lite with one attn_kv_b instead of attn_k_b/attn_v_b)");
+                    "legacy (v2-lite with one attn_kv_b instead of attn_k_b/attn_v_b); glm4moe: air (no q/k norm, the default) | "
+                    "qk-norm (per-head q/k norms, as the 355B file)");
     cmd->add_option("--type", o->type, "weight type of every 2-D tensor: " + quantizableTypeList());
     cmd->add_option("--mix", o->mix,
                     "per-tensor recipe as downloaded files have it: q4_k_m | q5_k_m | iq4_xs | mxfp4_moe | low_bit (the IQ1/IQ2/IQ3 "
@@ -74,7 +75,7 @@ void registerGenModel(CLI::App& app) {
     cmd->callback([o, embd, layer, head, headKv, headDim, nExp, nUsed, ff, ffs, ctx, vocab, seed] {
         static const std::map<std::string, Arch> arches = {
             {"llama", Arch::Llama},   {"qwen2moe", Arch::Qwen2Moe},   {"qwen3moe", Arch::Qwen3Moe},
-            {"olmoe", Arch::Olmoe}, {"deepseek2", Arch::Deepseek2}};
+            {"olmoe", Arch::Olmoe}, {"deepseek2", Arch::Deepseek2}, {"glm4moe", Arch::Glm4Moe}};
         static const std::map<std::string, SynthMix> mixes = {{"q4_k_m", SynthMix::Q4_K_M},
                                                               {"q5_k_m", SynthMix::Q5_K_M},
                                                               {"iq4_xs", SynthMix::IQ4_XS},
@@ -82,7 +83,7 @@ void registerGenModel(CLI::App& app) {
                                                               {"low_bit", SynthMix::LOW_BIT}};
         auto a = arches.find(o->arch);
         if (a == arches.end())
-            return fail("unknown architecture '" + o->arch + "' (llama, qwen2moe, qwen3moe, olmoe, deepseek2)");
+            return fail("unknown architecture '" + o->arch + "' (llama, qwen2moe, qwen3moe, olmoe, deepseek2, glm4moe)");
         auto variant = synthVariant(a->second, o->variant);
         if (!variant) return fail("--variant: " + variant.error().message);
         const std::optional<GgmlType> type = quantizableType(o->type);
@@ -99,7 +100,7 @@ void registerGenModel(CLI::App& app) {
         if (*head) s.n_head = g.n_head;
         if (*headKv) s.n_head_kv = g.n_head_kv;
         if (*headDim) s.head_dim = g.head_dim;
-        else if ((*embd || *head) && a->second != Arch::Deepseek2) s.head_dim = s.n_embd / s.n_head;
+        else if ((*embd || *head) && a->second != Arch::Deepseek2 && a->second != Arch::Glm4Moe) s.head_dim = s.n_embd / s.n_head;
         if (*nExp) s.n_expert = g.n_expert;
         if (*nUsed) s.n_expert_used = g.n_expert_used;
         if (*ff) s.n_ff_exp = g.n_ff_exp;

@@ -8,11 +8,11 @@
 
 namespace moe {
 
-extern const ArchDef kArchLlama, kArchQwen2Moe, kArchQwen3Moe, kArchOlmoe, kArchDeepseek2;
+extern const ArchDef kArchLlama, kArchQwen2Moe, kArchQwen3Moe, kArchOlmoe, kArchDeepseek2, kArchGlm4Moe;
 
 namespace {
 
-const ArchDef* const kArchs[] = {&kArchLlama, &kArchQwen2Moe, &kArchQwen3Moe, &kArchOlmoe, &kArchDeepseek2};
+const ArchDef* const kArchs[] = {&kArchLlama, &kArchQwen2Moe, &kArchQwen3Moe, &kArchOlmoe, &kArchDeepseek2, &kArchGlm4Moe};
 
 // "F32, F16, ...": the weight types the engine computes with (kWeightTypes), for refusals
 std::string supportedWeightTypes() {
@@ -141,7 +141,7 @@ Result<MoeBlock> buildMoe(const ArchLoader& L, const ModelConfig& c, uint32_t il
     m.nExpert = c.expert_count;
     m.nFf = c.expert_feed_forward_length;
     m.norm.eps = c.layer_norm_rms_epsilon;
-    MOE_ASSIGN(m.norm.w, L.tensor(b + "ffn_norm.weight", {E}, Vec));
+    MOE_ASSIGN(m.norm.w, L.tensor(b + form.normName + ".weight", {E}, Vec));
     // router: softmax over the experts, top-k with k = expert_used_count
     m.router.k = c.expert_used_count;
     m.router.normalize = c.expert_weights_norm;
@@ -174,13 +174,13 @@ Status addRouterKeys(const ArchLoader& L, const ModelConfig& c, uint32_t il, Moe
     return {};
 }
 
-Result<FfnBlock> buildFfn(const ArchLoader& L, const ModelConfig& c, uint32_t il, uint32_t nFf) {
+Result<FfnBlock> buildFfn(const ArchLoader& L, const ModelConfig& c, uint32_t il, uint32_t nFf, const char* normName) {
     const int64_t E = c.embedding_length, F = nFf;
     const std::string b = blockPrefix(il);
     FfnBlock f;
     f.nFf = nFf;
     f.norm.eps = c.layer_norm_rms_epsilon;
-    MOE_ASSIGN(f.norm.w, L.tensor(b + "ffn_norm.weight", {E}, TensorKind::Vector));
+    MOE_ASSIGN(f.norm.w, L.tensor(b + normName + ".weight", {E}, TensorKind::Vector));
     MOE_ASSIGN(f.gate, L.tensor(b + "ffn_gate.weight", {E, F}, TensorKind::Matrix));
     MOE_ASSIGN(f.up, L.tensor(b + "ffn_up.weight", {E, F}, TensorKind::Matrix));
     MOE_ASSIGN(f.down, L.tensor(b + "ffn_down.weight", {F, E}, TensorKind::Matrix));

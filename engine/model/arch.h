@@ -76,12 +76,14 @@ Result<AttentionBlock> buildAttention(const ArchLoader& L, const ModelConfig& c,
 // (gated by ffn_gate_inp_shexp when sharedGate).
 struct MoeForm {
     bool sharedGate = false;
+    const char* normName = "ffn_norm";  // the block's input norm (glm4moe: post_attention_norm)
 };
 // The config's router (gating function, weight scale, groups; a sigmoid router's optional
 // exp_probs_b selection bias) on top of buildMoe.
 Status addRouterKeys(const ArchLoader& L, const ModelConfig& c, uint32_t il, MoeBlock& m);
 // A dense SiLU-GLU FFN behind ffn_norm: ffn_gate/ffn_up (nFf, n_embd), ffn_down.
-Result<FfnBlock> buildFfn(const ArchLoader& L, const ModelConfig& c, uint32_t il, uint32_t nFf);
+Result<FfnBlock> buildFfn(const ArchLoader& L, const ModelConfig& c, uint32_t il, uint32_t nFf,
+                          const char* normName = "ffn_norm");
 // rope.scaling.* of the config into a Rope (YaRN when the factor is set).
 void applyRopeScaling(const ModelConfig& c, Rope& r);
 Result<MoeBlock> buildMoe(const ArchLoader& L, const ModelConfig& c, uint32_t il, const MoeForm& form);

@@ -17,7 +17,7 @@
 
 namespace moe {
 
-enum class Arch { Llama, Qwen2Moe, Qwen3Moe, Olmoe, Deepseek2 };
+enum class Arch { Llama, Qwen2Moe, Qwen3Moe, Olmoe, Deepseek2, Glm4Moe };
 const char* archName(Arch a);  // the general.architecture string: "llama", "qwen2moe", ...
 // general.architecture string to Arch; nullopt for anything else.
 std::optional<Arch> archFromName(std::string_view name);

@@ -23,6 +23,10 @@ constexpr const char* LLAMA3_REGEX =
 constexpr const char* QWEN2_REGEX =
     R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
 
+// GLM-4 / GLM-4.5: Llama-3's regex with case-sensitive contractions ('[sS] rather than (?i:'s)).
+constexpr const char* GLM4_REGEX =
+    R"('[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD]|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+
 // DeepSeek's tokenizer.json declare a sequence of splits (HF Split, behavior "Isolated"): each
 // regex splits the pieces of the one before into its matches and the gaps between them.
 constexpr const char* DEEPSEEK_LLM_REGEXES[] = {
@@ -48,7 +52,7 @@ struct PreKind {
     bool ignoreMerges = false;
 };
 
-constexpr std::array<PreKind, 15> PRE_KINDS{{
+constexpr std::array<PreKind, 17> PRE_KINDS{{
     {"", "gpt2", GPT2_REGEX, nullptr, 0, false},
     {"default", "gpt2", GPT2_REGEX, nullptr, 0, false},
     {"gpt2", "gpt2", GPT2_REGEX, nullptr, 0, false},
@@ -62,6 +66,8 @@ constexpr std::array<PreKind, 15> PRE_KINDS{{
     {"qwen2", "qwen2", QWEN2_REGEX, nullptr, 0, false},
     {"deepseek-r1-qwen", "qwen2", QWEN2_REGEX, nullptr, 0, false},
     {"stablelm2", "qwen2", QWEN2_REGEX, nullptr, 0, false},
+    {"glm4", "glm4", GLM4_REGEX, nullptr, 0, false},
+    {"chatglm-bpe", "glm4", GLM4_REGEX, nullptr, 0, false},
     {"deepseek-llm", "deepseek-llm", nullptr, DEEPSEEK_LLM_REGEXES, std::size(DEEPSEEK_LLM_REGEXES), false},
     {"deepseek-v3", "deepseek-v3", nullptr, DEEPSEEK_V3_REGEXES, std::size(DEEPSEEK_V3_REGEXES), false},
 }};
