@@ -120,7 +120,8 @@ static void matVecT(GgmlType t, const uint8_t* w, int64_t rows, int64_t cols, co
     for (int64_t j = 0; j < rows; ++j) y[j] = float(acc[size_t(j)]);
 }
 
-static YarnParams yarnOf(const Rope& r) {
+std::optional<YarnParams> ropeYarn(const Rope& r) {
+    if (r.yarn.factor == 0.0f) return std::nullopt;
     return yarnParams(r.nRot, r.freqBase, r.yarn.factor, r.yarn.origContext, r.yarn.betaFast, r.yarn.betaSlow,
                       r.yarn.attnFactor);
 }
@@ -130,8 +131,8 @@ void CpuForward::mlaProjections(const AttentionBlock& a, uint32_t il, Step& s, s
     const Mla& l = a.mla;
     const int64_t T = s.T, E = c.embedding_length, H = a.nHead, D = a.headDim, R = l.ropeDim, N = l.nopeDim;
     const int64_t C = l.kvLoraRank, Dv = l.valueDim, Q = H * D;
-    const YarnParams yarn = yarnOf(a.rope);
-    const YarnParams* ya = a.rope.yarn.factor != 0.0f ? &yarn : nullptr;
+    const std::optional<YarnParams> yarn = ropeYarn(a.rope);
+    const YarnParams* ya = yarn ? &*yarn : nullptr;
 
     // q: wq · x, or wqB · norm(wqA · x); rope on the last R dims of every head
     if (l.qLoraRank) {
@@ -218,8 +219,8 @@ void CpuForward::attentionBlock(const AttentionBlock& a, uint32_t il, Step& s) {
     }
 
     // rope of the first nRot dimensions of every head (pairs or NeoX halves)
-    const YarnParams yarn = yarnOf(a.rope);
-    const YarnParams* ya = a.rope.yarn.factor != 0.0f ? &yarn : nullptr;
+    const std::optional<YarnParams> yarn = ropeYarn(a.rope);
+    const YarnParams* ya = yarn ? &*yarn : nullptr;
     rope(q.data(), T, H, D, s.positions.data(), a.rope.nRot, a.rope.freqBase, a.rope.neox, ya);
     rope(k.data(), T, Hkv, D, s.positions.data(), a.rope.nRot, a.rope.freqBase, a.rope.neox, ya);
 

@@ -6,10 +6,12 @@
 // top-p, masks).
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
 #include "core/result.h"
+#include "cpu/ops.h"
 #include "cpu/router.h"
 #include "model/model.h"
 #include "trace/routing_record.h"
@@ -28,6 +30,9 @@ RouterParams defaultRouterParams(const MoeBlock& moe);
 // One entry per layer: each MoE layer's defaultRouterParams; layers without an MoE block (dense
 // FFN layers) get the first MoE layer's, so that per-layer policies keep one shape.
 std::vector<RouterParams> defaultRouting(const ModelPlan& plan);
+// A rope's YaRN parameters (cpu::yarnParams of its nRot, base and Rope::Yarn); nullopt without
+// scaling. Both executors pass them to their rope.
+std::optional<YarnParams> ropeYarn(const Rope& r);
 
 class CpuForward {
 public:

@@ -72,6 +72,13 @@ MatMulArgs product(const DeviceTensor& w, uint32_t rows, uint32_t cols, uint64_t
     return {w.type, w.address(), rows, cols, x, 0, y, 0, nTok};
 }
 
+// x (nTok, rows) += x_in (nTok, cols) · Wᵀ: a block's last product, accumulated into the residual.
+MatMulArgs intoResidual(const DeviceTensor& w, uint32_t rows, uint32_t cols, uint64_t x, uint64_t residual, uint32_t nTok) {
+    MatMulArgs a = product(w, rows, cols, x, residual, nTok);
+    a.accumulate = true;
+    return a;
+}
+
 // x (nTok, n) += bias (n), in place.
 EltwiseArgs addBias(uint64_t x, uint64_t bias, uint32_t nTok, uint32_t n) {
     return {Eltwise::Add, x, bias, x, nTok, n, n, 0, n};
@@ -179,6 +186,7 @@ Status VkForward::allocate(const ForwardOptions& opts) {
     uint64_t qW = 1, outW = 1, vHead = 1, sharedW = c.expert_shared_feed_forward_length;
     uint64_t mlaA = 0, mlaNope = 0, mlaQ = 0, mlaV = 0;
     for (const LayerPlan& l : model_.plan.layers) {
+        hasDenseLayer_ = hasDenseLayer_ || !l.moe();
         if (const AttentionBlock* a = l.attention()) {
             qW = std::max<uint64_t>(qW, uint64_t(a->nHead) * a->headDim);
             outW = std::max<uint64_t>(outW, uint64_t(a->nHead) * std::max(a->headDim, a->headDimV()));
@@ -342,9 +350,7 @@ Status VkForward::recordFfn(vk::Commands& cmd, const FfnBlock& f, uint32_t nTok)
     cmd.barrier();
     MOE_TRY(swiglu(d, cmd, shGate_.address(), shUp_.address(), shAct_.address(), nTok * F));
     cmd.barrier();
-    MatMulArgs down = product(W[f.down], E, F, shAct_.address(), x_.address(), nTok);
-    down.accumulate = true;
-    MOE_TRY(mulMat(d, cmd, down));
+    MOE_TRY(mulMat(d, cmd, intoResidual(W[f.down], E, F, shAct_.address(), x_.address(), nTok)));
     cmd.barrier();
     return {};
 }
@@ -359,9 +365,8 @@ Status VkForward::recordMla(vk::Commands& cmd, const AttentionBlock& a, uint32_t
     const uint32_t E = model_.cfg.embedding_length, H = a.nHead, D = a.headDim, N = l.nopeDim, R = l.ropeDim;
     const uint32_t C = l.kvLoraRank, Dv = l.valueDim, QL = l.qLoraRank, row = C + R;
     auto& d = dev_;
-    const cpu::YarnParams yarn = cpu::yarnParams(R, a.rope.freqBase, a.rope.yarn.factor, a.rope.yarn.origContext,
-                                                 a.rope.yarn.betaFast, a.rope.yarn.betaSlow, a.rope.yarn.attnFactor);
-    const cpu::YarnParams* ya = a.rope.yarn.factor != 0.0f ? &yarn : nullptr;
+    const std::optional<cpu::YarnParams> yarn = cpu::ropeYarn(a.rope);
+    const cpu::YarnParams* ya = yarn ? &*yarn : nullptr;
     const uint64_t rows = kCache_[il].address() + uint64_t(pos0) * row * 4;  // the new positions' latent rows
 
     MOE_TRY(rmsNorm(d, cmd, x_.address(), W[a.norm.w].address(), xn_.address(), nTok, E, a.norm.eps));
@@ -426,9 +431,7 @@ Status VkForward::recordMla(vk::Commands& cmd, const AttentionBlock& a, uint32_t
     vv.y = mlaV_.address();
     MOE_TRY(perHead(d, cmd, vv));
     cmd.barrier();
-    MatMulArgs o = product(W[a.wo], E, H * Dv, mlaV_.address(), x_.address(), nTok);
-    o.accumulate = true;
-    MOE_TRY(mulMat(d, cmd, o));
+    MOE_TRY(mulMat(d, cmd, intoResidual(W[a.wo], E, H * Dv, mlaV_.address(), x_.address(), nTok)));
     cmd.barrier();
     return {};
 }
@@ -467,10 +470,9 @@ Status VkForward::recordAttention(vk::Commands& cmd, const AttentionBlock& a, ui
         cmd.barrier();
     }
     // rope of q and k in one dispatch
-    const cpu::YarnParams yarn = cpu::yarnParams(a.rope.nRot, a.rope.freqBase, a.rope.yarn.factor, a.rope.yarn.origContext,
-                                                 a.rope.yarn.betaFast, a.rope.yarn.betaSlow, a.rope.yarn.attnFactor);
+    const std::optional<cpu::YarnParams> yarn = cpu::ropeYarn(a.rope);
     MOE_TRY(rope(d, cmd, q_.address(), nTok, H, D, positions_.address(), a.rope.nRot, a.rope.freqBase, a.rope.neox, 0,
-                 RopeSecond{kRows, KV, 0}, a.rope.yarn.factor != 0.0f ? &yarn : nullptr));
+                 RopeSecond{kRows, KV, 0}, yarn ? &*yarn : nullptr));
     cmd.barrier();
     // attention over the cache
     AttentionArgs args;
@@ -489,9 +491,7 @@ Status VkForward::recordAttention(vk::Commands& cmd, const AttentionBlock& a, ui
     MOE_TRY(attention(d, cmd, args));
     cmd.barrier();
     // output projection, accumulated into the residual
-    MatMulArgs o = product(W[a.wo], E, H * D, attnOut_.address(), x_.address(), nTok);
-    o.accumulate = true;
-    MOE_TRY(mulMat(d, cmd, o));
+    MOE_TRY(mulMat(d, cmd, intoResidual(W[a.wo], E, H * D, attnOut_.address(), x_.address(), nTok)));
     cmd.barrier();
     return {};
 }
@@ -766,7 +766,7 @@ void VkForward::copyRouting(uint32_t done, uint32_t n, uint32_t nTok) {
 Status VkForward::forward(const int32_t* tokens, uint32_t nTok, uint32_t pos0, float* logits, bool allLogits) {
     const ModelConfig& c = model_.cfg;
     MOE_TRY(cpu::checkStep(c, tokens, nTok, pos0, nCtx_, nPast_));
-    const uint32_t L = c.block_count, NE = c.expert_count, KC = std::min<uint32_t>(NE, kRouteCap);
+    const uint32_t L = c.block_count, NE = c.expert_count;
     routing_.nTok = 0;  // vectors keep their capacity across steps
     routing_.nLayer = L;
     routing_.nExpert = NE;
@@ -781,9 +781,7 @@ Status VkForward::forward(const int32_t* tokens, uint32_t nTok, uint32_t pos0, f
         r.weights.assign(size_t(L) * nTok * r.kMax, 0.0f);
         r.counts.assign(size_t(L) * nTok, 0);
         // dense layers' rows are never written by the device: zero them (others are overwritten)
-        const bool dense = std::any_of(model_.plan.layers.begin(), model_.plan.layers.end(),
-                                       [](const LayerPlan& l) { return !l.moe(); });
-        if (dense) r.probs.assign(size_t(L) * nTok * NE, 0.0f);
+        if (hasDenseLayer_) r.probs.assign(size_t(L) * nTok * NE, 0.0f);
         else r.probs.resize(size_t(L) * nTok * NE);
     } else {
         r.ids.clear(), r.weights.clear(), r.counts.clear(), r.probs.clear();

@@ -142,6 +142,7 @@ private:
     // grouping for the per-head products; legacy files' wkB, transposed to F32 at upload
     vk::Buffer mlaA_, mlaNope_, mlaQ_, mlaV_, mlaIds_, mlaGroups_;
     uint32_t mlaHeads_ = 0;
+    bool hasDenseLayer_ = false;  // a layer without an MoE block: its routing rows are zeroed per step
     std::vector<DeviceTensor> mlaKb_;  // per layer: (n_head, kv_lora_rank, nope) F32 or empty
     // host-visible
     vk::Buffer tokens_, positions_, logits_;
